@@ -1,0 +1,1 @@
+"""fick.domains: domain plugins (images, molecules, audio). The contract is in ``base``."""

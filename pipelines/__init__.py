@@ -1,0 +1,1 @@
+"""fick.pipelines: training, sampling, evaluation, tracking and the ``fick`` CLI."""
