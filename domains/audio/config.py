@@ -1,0 +1,126 @@
+"""Typed config sections ("data" and "model") of the audio domain's tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from fick.domains.base import FickError
+
+__all__ = [
+    "AudioDataConfig",
+    "AutoencoderConfig",
+    "ClassifierConfig",
+    "DiffusionConfig",
+    "VocoderConfig",
+    "coerce_config",
+]
+
+
+@dataclass
+class AudioDataConfig:
+    """Where the clips come from and how they are conditioned and featurised.
+
+    dataset: "spoken-digits" (synthesised with eSpeak NG into the cache on first use), or
+    "folder" (``root``: one subfolder per label) or "manifest" (``manifest``: CSV of
+    path,label[,caption][,split]). Without a split column, files are split by a fixed hash of
+    their path (val_fraction / test_fraction).
+    """
+
+    dataset: str = "spoken-digits"
+    root: str | None = None
+    manifest: str | None = None
+    per_class: int = 200  # spoken-digits: clips per digit
+    synth_seed: int = 0  # spoken-digits: the generator's seed (the split is fixed by voice)
+    max_items: int | None = None  # keep at most this many training clips (tiny configs)
+    sample_rate: int = 16000
+    duration: float = 1.0  # seconds; clips are trimmed or zero-padded
+    loudness_dbfs: float | None = -20.0  # RMS normalisation target; None keeps levels
+    n_fft: int = 1024
+    hop_length: int = 160
+    n_mels: int = 64
+    f_min: float = 0.0
+    f_max: float = 8000.0
+    normalize: str = "global"  # log-mel standardisation: global | per_bin | none
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    cache_dir: str | None = None  # default $FICK_CACHE or ~/.cache/fick
+
+
+@dataclass
+class AutoencoderConfig:
+    """Spectrogram KL-VAE: 2**len(channel_mult[1:]) downsampling of (mel x time)."""
+
+    channels: int = 32
+    channel_mult: list[int] = field(default_factory=lambda: [1, 2, 4])
+    latent_channels: int = 4
+    num_res_blocks: int = 1
+    kl_weight: float = 1e-4
+    spectral_weight: float = 1.0
+
+
+@dataclass
+class DiffusionConfig:
+    """Latent denoiser over (frequency x time) VAE latents, label-conditional with CFG."""
+
+    autoencoder: str | None = None  # model reference (path, runs:/, name) resolved at train time
+    autoencoder_config: dict | None = None
+    denoiser: str = "unet"  # unet | dit
+    channels: int = 64  # U-Net base width
+    channel_mult: list[int] = field(default_factory=lambda: [1, 2])
+    attention: bool = True  # self-attention at the U-Net's lowest resolution
+    width: int = 192  # DiT width
+    depth: int = 6  # DiT blocks
+    heads: int = 6
+    patch_size: list[int] = field(default_factory=lambda: [2, 1])  # DiT (frequency, time)
+    process: str = "scaled_linear"  # fick.core.schedules.by_name
+    process_kwargs: dict = field(default_factory=lambda: {"beta_start": 0.0015, "beta_end": 0.0195})
+    prediction: str = "v"  # epsilon | v | x0 (flow processes: velocity)
+    cond_dropout: float = 0.1
+    sampler: str = "ddim"
+    steps: int = 25
+    guidance: float = 2.0
+    vocoder: str = "griffin-lim"  # griffin-lim, or a vocoder model reference
+    classifier: str | None = None  # metric network reference for evaluate()
+    # Companions embedded by saved_config() ({"config", "info"}) so a saved model is
+    # self-contained; leave them empty in YAML.
+    vocoder_config: dict | None = None
+    classifier_config: dict | None = None
+
+
+@dataclass
+class VocoderConfig:
+    """Vocos-style neural vocoder: ConvNeXt over mel frames, iSTFT head (magnitude + phase)."""
+
+    dim: int = 192
+    layers: int = 6
+    n_fft: int = 640  # 4 x hop as in Vocos
+    segment_frames: int = 48  # random training crops (frames); evaluation uses whole clips
+    mel_weight: float = 45.0
+    stft_weight: float = 1.0
+
+
+@dataclass
+class ClassifierConfig:
+    """CNN over standardised log-mels; its penultimate features define FID / IS / mIS / AM."""
+
+    channels: int = 32
+    feature_dim: int = 128
+    dropout: float = 0.1
+    time_shift: float = 0.1  # random circular shift augmentation (fraction of the clip)
+
+
+def coerce_config(cls: type, cfg: Any) -> Any:
+    """``cfg`` as a ``cls`` instance (accepts the dataclass or the dict saved_config wrote)."""
+    if isinstance(cfg, cls):
+        return cfg
+    if cfg is None:
+        return cls()
+    if not isinstance(cfg, dict):
+        raise FickError(f"expected a mapping for {cls.__name__}, got {type(cfg).__name__}")
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise FickError(f"unknown key(s) {unknown} in the model section: valid keys are "
+                        f"{sorted(valid)}")
+    return cls(**cfg)

@@ -1,0 +1,196 @@
+"""Latent denoisers over (frequency x time) latents: a 2D U-Net and a DiT.
+
+Both take ``(x (B, C, F, T), t (B,), label (B,) long)`` and are length-agnostic along time: the
+U-Net is convolutional with self-attention at its lowest resolution, the DiT recomputes its
+sin-cos positional embedding for the current grid. Time is padded (replicate) to a multiple of
+the net's stride and cropped back. ``label == num_classes`` is the learned "no condition" token
+used for classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LatentDiT", "LatentUNet", "build_denoiser", "timestep_embedding"]
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of (B,) float timesteps (DDPM / DiT convention)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class ConditionEmbedding(nn.Module):
+    """Timestep + class label -> one conditioning vector."""
+
+    def __init__(self, dim: int, num_classes: int, freq_dim: int = 128):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.time = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.label = nn.Embedding(num_classes + 1, dim)  # last row: the null (unconditional) token
+
+    def forward(self, t, label):
+        return self.time(timestep_embedding(t, self.freq_dim)) + self.label(label)
+
+
+def _pad_time(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int]:
+    frames = x.shape[-1]
+    pad = (-frames) % multiple
+    return (F.pad(x, (0, pad, 0, 0), mode="replicate") if pad else x), frames
+
+
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(32, ch // 4) or 1, ch)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, emb_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * cout)
+        self.norm2, self.conv2 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, emb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        return self.skip(x) + self.conv2(F.silu(h))
+
+
+class _Attention2d(nn.Module):
+    def __init__(self, ch: int, heads: int = 4):
+        super().__init__()
+        self.norm, self.heads = _norm(ch), heads
+        self.qkv, self.out = nn.Conv2d(ch, 3 * ch, 1), nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        return x + self.out(out.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class LatentUNet(nn.Module):
+    """A small conditional U-Net; one resolution level per entry of ``channel_mult``."""
+
+    def __init__(self, in_channels: int, num_classes: int, channels: int = 64,
+                 channel_mult=(1, 2), attention: bool = True):
+        super().__init__()
+        emb_dim = 4 * channels
+        self.embed = ConditionEmbedding(emb_dim, num_classes)
+        self.stride = 2 ** (len(channel_mult) - 1)
+        widths = [channels * m for m in channel_mult]
+        self.inp = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        for i, w in enumerate(widths):
+            self.down.append(_ResBlock(widths[max(i - 1, 0)], w, emb_dim))
+            self.downsample.append(nn.Conv2d(w, w, 3, stride=2, padding=1)
+                                   if i < len(widths) - 1 else nn.Identity())
+        self.mid1 = _ResBlock(widths[-1], widths[-1], emb_dim)
+        self.mid_attn = _Attention2d(widths[-1]) if attention else nn.Identity()
+        self.mid2 = _ResBlock(widths[-1], widths[-1], emb_dim)
+        self.up = nn.ModuleList()
+        for i in reversed(range(len(widths))):
+            cin = widths[min(i + 1, len(widths) - 1)] + widths[i]
+            self.up.append(_ResBlock(cin, widths[i], emb_dim))
+        self.out = nn.Sequential(_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], in_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x, t, label):
+        x, frames = _pad_time(x, self.stride)
+        emb = self.embed(t, label)
+        h = self.inp(x)
+        skips = []
+        for block, down in zip(self.down, self.downsample):
+            h = block(h, emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+        for block in self.up:
+            skip = skips.pop()
+            if h.shape[-2:] != skip.shape[-2:]:
+                h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = block(torch.cat([h, skip], dim=1), emb)
+        return self.out(h)[..., :frames]
+
+
+def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
+    """(h*w, dim) fixed 2D sin-cos positional embedding (MAE / DiT), computed for any grid."""
+    def one_d(n, d):
+        omega = 1.0 / 10000 ** (torch.arange(d // 2, device=device, dtype=torch.float32) / (d // 2))
+        out = torch.arange(n, device=device, dtype=torch.float32)[:, None] * omega[None]
+        return torch.cat([out.sin(), out.cos()], dim=1)
+    eh, ew = one_d(h, dim // 2), one_d(w, dim // 2)
+    return torch.cat([eh[:, None].expand(h, w, -1), ew[None].expand(h, w, -1)], -1).reshape(h * w, dim)
+
+
+class _DiTBlock(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(approximate="tanh"), nn.Linear(4 * dim, dim))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        nn.init.zeros_(self.ada[-1].weight)  # adaLN-Zero: each block starts as the identity
+        nn.init.zeros_(self.ada[-1].bias)
+
+    def forward(self, x, c):
+        s1, b1, g1, s2, b2, g2 = self.ada(c)[:, None].chunk(6, dim=-1)
+        h = self.norm1(x) * (1 + s1) + b1
+        x = x + g1 * self.attn(h, h, h, need_weights=False)[0]
+        return x + g2 * self.mlp(self.norm2(x) * (1 + s2) + b2)
+
+
+class LatentDiT(nn.Module):
+    """DiT (Peebles & Xie) over (frequency x time) latents with (pf x pt) patches."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 192, depth: int = 6,
+                 heads: int = 6, patch_size=(2, 1)):
+        super().__init__()
+        self.pf, self.pt = patch_size
+        self.width, self.in_channels = width, in_channels
+        self.embed = ConditionEmbedding(width, num_classes)
+        self.patch = nn.Conv2d(in_channels, width, (self.pf, self.pt), stride=(self.pf, self.pt))
+        self.blocks = nn.ModuleList(_DiTBlock(width, heads) for _ in range(depth))
+        self.final_norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        self.final = nn.Linear(width, self.pf * self.pt * in_channels)
+        for layer in (self.final_ada[-1], self.final):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x, t, label):
+        x, frames = _pad_time(x, self.pt)
+        b, c, fh, tw = x.shape
+        gh, gw = fh // self.pf, tw // self.pt
+        h = self.patch(x).flatten(2).transpose(1, 2) + sincos_2d(gh, gw, self.width, x.device)
+        cond = self.embed(t, label)
+        for block in self.blocks:
+            h = block(h, cond)
+        shift, scale = self.final_ada(cond)[:, None].chunk(2, dim=-1)
+        h = self.final(self.final_norm(h) * (1 + scale) + shift)  # (B, gh*gw, pf*pt*C)
+        h = h.reshape(b, gh, gw, self.pf, self.pt, c).permute(0, 5, 1, 3, 2, 4)
+        return h.reshape(b, c, fh, tw)[..., :frames]
+
+
+def build_denoiser(kind: str, in_channels: int, num_classes: int, cfg) -> nn.Module:
+    if kind == "unet":
+        return LatentUNet(in_channels, num_classes, cfg.channels, tuple(cfg.channel_mult), cfg.attention)
+    if kind == "dit":
+        return LatentDiT(in_channels, num_classes, cfg.width, cfg.depth, cfg.heads, tuple(cfg.patch_size))
+    from fick.domains.base import FickError
+
+    raise FickError(f"unknown model.denoiser {kind!r}: use unet or dit")

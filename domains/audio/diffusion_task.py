@@ -1,0 +1,316 @@
+"""Label-conditional latent diffusion over spectrogram-VAE latents (AudioLDM-style).
+
+Training: log-mel -> frozen VAE encoder (posterior mean) -> latents scaled to unit variance
+(the scale is measured on the first training batch and stored as a buffer, as Stable
+Diffusion's scale factor) -> ``fick.core.training_loss`` with the label dropped at rate
+``cond_dropout`` for classifier-free guidance. Sampling: ``fick.core.sample`` with
+``fick.core.guidance.classifier_free``, VAE decoder, then Griffin-Lim or a neural vocoder.
+``autoencoder: null`` diffuses the standardised mel itself (one channel, no VAE).
+
+Companion networks (VAE, neural vocoder, metric classifier) are resolved by reference at train
+time and their configs embedded in ``saved_config()``, so a saved model is self-contained.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fick.core import guidance as core_guidance
+from fick.core import sample as core_sample
+from fick.core import schedules, training_loss
+from fick.domains.audio.audio_io import condition_clip, read_audio
+from fick.domains.audio.config import (AutoencoderConfig, ClassifierConfig, DiffusionConfig,
+                                       VocoderConfig, coerce_config)
+from fick.domains.audio.denoisers import build_denoiser
+from fick.domains.audio.export import Clip, export_clips
+from fick.domains.audio.metrics import (am_score, conditional_accuracy, frechet_distance,
+                                        gaussian_stats, inception_score, modified_inception_score,
+                                        real_time_factor)
+from fick.domains.audio.tasks import (AutoencoderTask, ClassifierTask, VocoderTask,
+                                      front_end_from_info)
+from fick.domains.base import DataBundle, FickError, Resolver, Task
+
+__all__ = ["LatentDiffusionTask", "parse_time_range"]
+
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_COMPANIONS = {
+    "autoencoder": (AutoencoderTask, AutoencoderConfig),
+    "vocoder": (VocoderTask, VocoderConfig),
+    "classifier": (ClassifierTask, ClassifierConfig),
+}
+
+
+def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resolver | None):
+    """(task, embedded dict) for a companion network, or (None, None) when there is none."""
+    cls, cfg_cls = _COMPANIONS[kind]
+    if embedded:
+        return cls(coerce_config(cfg_cls, embedded["config"]), embedded["info"]), embedded
+    if ref is None or (kind == "vocoder" and ref == "griffin-lim"):
+        return None, None
+    if resolve is None:
+        raise FickError(f"model.{kind} is {ref!r} but no model resolver was given: load it "
+                        "through fick (fick train / fick sample)")
+    loaded = resolve(ref)
+    if getattr(loaded, "kind", None) != kind:
+        raise FickError(f"model.{kind} {ref!r} is a {getattr(loaded, 'kind', '?')} model: "
+                        f"point it at an audio {kind}")
+    return loaded, {"config": loaded.saved_config(), "info": loaded.info}
+
+
+def parse_time_range(text: str, duration: float) -> tuple[float, float]:
+    """``"0-0.5"`` / ``"0.5-"`` / ``"-0.25"`` (seconds) -> (start, end) clipped to the clip."""
+    try:
+        lo, hi = (text.split("-", 1) + [""])[:2] if isinstance(text, str) else text
+        start = float(lo) if str(lo).strip() else 0.0
+        end = float(hi) if str(hi).strip() else duration
+    except ValueError:
+        raise FickError(f"keep={text!r} is not a time range: use START-END in seconds, "
+                        "e.g. keep=0-0.5") from None
+    start, end = max(0.0, start), min(duration, end)
+    if end <= start:
+        raise FickError(f"keep={text!r} is empty for a {duration:.2f} s clip: use START-END")
+    return start, end
+
+
+class LatentDiffusionTask(Task):
+    kind = "diffusion"
+
+    def __init__(self, cfg: DiffusionConfig, info: dict[str, Any], resolve: Resolver | None):
+        super().__init__()
+        self.info = dict(info)
+        self.class_names = list(info.get("class_names") or [""])
+        self.num_classes = len(self.class_names)
+        self.autoencoder, cfg.autoencoder_config = _companion(
+            "autoencoder", cfg.autoencoder, cfg.autoencoder_config, resolve)
+        self.vocoder, cfg.vocoder_config = _companion(
+            "vocoder", cfg.vocoder, cfg.vocoder_config, resolve)
+        self.classifier, cfg.classifier_config = _companion(
+            "classifier", cfg.classifier, cfg.classifier_config, resolve)
+        self.cfg = cfg
+        # The VAE's front end carries the normalisation its latents were trained with.
+        self.front = self.autoencoder.front if self.autoencoder is not None else front_end_from_info(info)
+        for companion in (self.autoencoder, self.vocoder, self.classifier):
+            if companion is not None:
+                companion.requires_grad_(False).eval()
+        self.factor = self.autoencoder.factor if self.autoencoder is not None else 1
+        self.latent_channels = self.autoencoder.latent_channels if self.autoencoder is not None else 1
+        self.latent_height = self.front.settings.n_mels // self.factor
+        self.process = schedules.by_name(cfg.process, **dict(cfg.process_kwargs or {}))
+        self.time_scale = 1.0 if getattr(self.process, "discrete", False) else 1000.0
+        self.denoiser = build_denoiser(cfg.denoiser, self.latent_channels, self.num_classes, cfg)
+        # 0 until the first training batch measures it (see the module docstring).
+        self.register_buffer("latent_scale", torch.zeros(()))
+        self._reference_cache: dict[str, Any] = {}
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for companion in (self.autoencoder, self.vocoder, self.classifier):
+            if companion is not None:
+                companion.eval()  # frozen: BatchNorm / dropout stay in inference mode
+        return self
+
+    def saved_config(self) -> dict[str, Any]:
+        return asdict(self.cfg)
+
+    # -- the network as fick.core sees it ------------------------------------------------
+    def network(self, x, t, label=None, cfg_null=None):
+        """``model(x_t, t, label=..., cfg_null=...)``: cfg_null swaps in the null label."""
+        b = x.shape[0]
+        if label is None:
+            label = torch.full((b,), self.num_classes, dtype=torch.long, device=x.device)
+        if cfg_null is not None:
+            label = torch.where(cfg_null.to(label.device), torch.full_like(label, self.num_classes), label)
+        return self.denoiser(x, t.to(x.dtype) * self.time_scale, label)
+
+    @torch.no_grad()
+    def to_latent(self, log_mel: torch.Tensor) -> torch.Tensor:
+        if self.autoencoder is None:
+            z = self.front.normalize(log_mel).unsqueeze(1)
+        else:
+            z = self.autoencoder.encode(log_mel)
+        return z * self.latent_scale if float(self.latent_scale) > 0 else z
+
+    @torch.no_grad()
+    def from_latent(self, z: torch.Tensor, frames: int) -> torch.Tensor:
+        z = z / self.latent_scale if float(self.latent_scale) > 0 else z
+        if self.autoencoder is None:
+            return self.front.denormalize(z.squeeze(1)[..., :frames])
+        return self.autoencoder.decode(z, frames)
+
+    def loss(self, batch):
+        log_mel, labels = batch["log_mel"], batch["label"]
+        if float(self.latent_scale) == 0 and self.training:
+            with torch.no_grad():
+                self.latent_scale.fill_(1.0)
+                raw = self.to_latent(log_mel)
+                self.latent_scale.fill_(1.0 / float(raw.std().clamp(min=1e-3)))
+        z0 = self.to_latent(log_mel)
+        null = core_guidance.drop_condition(z0.shape[0], self.cfg.cond_dropout if self.training else 0.0,
+                                            device=z0.device)
+        out = training_loss(self.network, z0, self.process, prediction=self.cfg.prediction,
+                            model_kwargs={"label": labels, "cfg_null": null})
+        return out.loss.float().mean(), {}
+
+    # -- sampling ------------------------------------------------------------------------
+    def _label_index(self, value) -> int:
+        text = str(value).strip()
+        if text in self.class_names:
+            return self.class_names.index(text)
+        if text.lstrip("-").isdigit():
+            k = int(text)
+            if 0 <= k < 10 and _DIGIT_WORDS[k] in self.class_names:
+                return self.class_names.index(_DIGIT_WORDS[k])
+            if 0 <= k < self.num_classes:
+                return k
+        raise FickError(f"unknown label {value!r}: use one of {self.class_names}")
+
+    def _labels(self, n: int, condition: dict | None) -> torch.Tensor:
+        value = (condition or {}).get("label")
+        if value is None:  # balanced: cycle through the classes
+            return torch.arange(n) % self.num_classes
+        values = value if isinstance(value, list | tuple) else str(value).split(",")
+        idx = [self._label_index(v) for v in values]
+        return torch.tensor([idx[i % len(idx)] for i in range(n)], dtype=torch.long)
+
+    def _vocode(self, log_mel: torch.Tensor, generator=None) -> torch.Tensor:
+        if self.vocoder is not None:
+            return self.vocoder.vocode(log_mel)
+        return self.front.griffin_lim(log_mel)
+
+    def _inpaint_known(self, path: str, keep: str, n: int, device):
+        s = self.front.settings
+        audio, rate = read_audio(path)
+        duration = audio.shape[-1] / rate
+        frames = max(1, int(round(duration * s.sample_rate / s.hop_length)))
+        clip = condition_clip(audio, rate, sample_rate=s.sample_rate, num_samples=frames * s.hop_length,
+                              target_dbfs=self.info.get("loudness_dbfs"))
+        z = self.to_latent(self.front.log_mel(clip[None].to(device)))
+        start, end = parse_time_range(keep, frames * s.hop_length / s.sample_rate)
+        seconds_per_latent = self.factor * s.hop_length / s.sample_rate
+        j = torch.arange(z.shape[-1], device=device)
+        # A latent frame is held only when the whole span it decodes to lies inside the range.
+        held = (j * seconds_per_latent >= start - 1e-9) & ((j + 1) * seconds_per_latent <= end + 1e-9)
+        if not bool(held.any()):
+            raise FickError(f"keep={keep!r} is shorter than one latent frame "
+                            f"({seconds_per_latent:.3f} s): widen the range")
+        mask = held.reshape(1, 1, 1, -1).expand(n, *z.shape[1:])
+        return frames, mask, z.expand(n, -1, -1, -1)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, steps=None, sampler=None, guidance=None, condition=None,
+               generator=None, progress=None, **options) -> list[Clip]:
+        """``n`` clips; options: ``duration`` (seconds, any length), ``inpaint`` (an audio file)
+        with ``keep`` ("START-END" seconds of it held fixed, the rest generated),
+        ``batch_size`` (default 64), ``griffin_lim_iters``, and sampler options (eta, karras ...)."""
+        device = self.latent_scale.device
+        s = self.front.settings
+        duration = float(options.pop("duration", self.info.get("duration", 1.0)))
+        inpaint, keep = options.pop("inpaint", None), options.pop("keep", None)
+        batch_size = int(options.pop("batch_size", 64))
+        steps = int(steps or self.cfg.steps)
+        sampler = sampler or self.cfg.sampler
+        scale = self.cfg.guidance if guidance is None else float(guidance)
+        labels = self._labels(n, condition).to(device)
+        mask = known = None
+        if inpaint is not None:
+            frames, mask, known = self._inpaint_known(str(inpaint), keep or "0-0.5", n, device)
+        else:
+            frames = max(self.factor, int(round(duration * s.sample_rate / s.hop_length)))
+        latent_frames = math.ceil(frames / self.factor)
+        model = self.network if scale == 1.0 else core_guidance.classifier_free(self.network, scale)
+        clips: list[Clip] = []
+        done, total = 0, math.ceil(n / batch_size) * steps
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            t0 = time.perf_counter()
+            noise = torch.randn((hi - lo, self.latent_channels, self.latent_height, latent_frames),
+                                generator=generator, device=generator.device if generator else device)
+            noise = noise.to(device)
+
+            def step(i, _total, base=done):
+                if progress is not None:
+                    progress(base + i, total)
+
+            z = core_sample(model, noise, self.process, sampler=sampler, steps=steps,
+                            prediction=self.cfg.prediction, generator=generator,
+                            mask=None if mask is None else mask[lo:hi],
+                            known=None if known is None else known[lo:hi],
+                            callback=step, model_kwargs={"label": labels[lo:hi]}, **options)
+            audio = self._vocode(self.from_latent(z, frames)).float().cpu()
+            per_clip = (time.perf_counter() - t0) / (hi - lo)
+            done += steps
+            for k in range(hi - lo):
+                label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
+                clips.append(Clip(audio[k], s.sample_rate, label, per_clip,
+                                  {"steps": steps, "sampler": sampler, "guidance": scale}))
+        return clips
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _log_mels(self, clips: list[Clip]) -> torch.Tensor:
+        s = self.front.settings
+        length = max(c.audio.shape[-1] for c in clips)
+        audio = torch.stack([torch.nn.functional.pad(c.audio, (0, length - c.audio.shape[-1]))
+                             for c in clips]).to(self.latent_scale.device)
+        return self.front.log_mel(audio[..., : length - length % s.hop_length])
+
+    def _reference(self, data: DataBundle) -> dict[str, Any]:
+        """Statistics of the real clips (train: FID / mel FD reference; test: reference row)."""
+        if data.digest in self._reference_cache:
+            return self._reference_cache[data.digest]
+        device = self.latent_scale.device
+        ref: dict[str, Any] = {}
+        train_mel = data.train.log_mel.to(device)
+        ref["mel_stats"] = gaussian_stats(self.front.normalize(train_mel).mean(dim=-1))
+        if self.classifier is not None:
+            probs, feats = self.classifier.predict(train_mel)
+            ref["probs"], ref["feat_stats"] = probs, gaussian_stats(feats)
+        self._reference_cache = {data.digest: ref}
+        return ref
+
+    @torch.no_grad()
+    def evaluate(self, samples: list[Clip], data: DataBundle | None) -> dict[str, float]:
+        """SC09-protocol metrics (see ``metrics``); with a test split, the same metrics of the
+        real test clips as the ``real_test/`` reference row."""
+        metrics: dict[str, float] = {}
+        seconds = [c.compute_seconds for c in samples if c.compute_seconds is not None]
+        if seconds:
+            metrics["real_time_factor"] = real_time_factor(
+                sum(c.seconds for c in samples), sum(seconds))
+        rows = [("", samples, [c.label for c in samples])]
+        if data is not None and data.test is not None and self.classifier is not None:
+            test = data.test
+            rows.append(("real_test/", None, [self.class_names[int(i)] for i in test.labels]))
+        for prefix, clips, labels in rows:
+            log_mel = self._log_mels(clips) if clips is not None else data.test.log_mel.to(self.latent_scale.device)
+            metrics.update(self._scores(log_mel, labels, data, prefix))
+        return metrics
+
+    def _scores(self, log_mel, labels, data, prefix) -> dict[str, float]:
+        out: dict[str, float] = {}
+        ref = self._reference(data) if data is not None else None
+        if ref is not None and log_mel.shape[0] > 1:
+            mel_vectors = self.front.normalize(log_mel).mean(dim=-1)
+            out["mel_fd"] = frechet_distance(gaussian_stats(mel_vectors), ref["mel_stats"])
+        if self.classifier is None:
+            return {prefix + k: v for k, v in out.items()}
+        probs, feats = self.classifier.predict(log_mel)
+        out["is"] = inception_score(probs)
+        out["mis"] = modified_inception_score(probs)
+        known = [i for i, lab in enumerate(labels) if lab in self.classifier.class_names]
+        if known:
+            target = torch.tensor([self.classifier.class_names.index(labels[i]) for i in known])
+            out["accuracy"] = conditional_accuracy(probs[known], target)
+        if ref is not None:
+            out["am"] = am_score(probs, ref["probs"])
+            if feats.shape[0] > 1:
+                out["fid"] = frechet_distance(gaussian_stats(feats), ref["feat_stats"])
+        return {prefix + k: v for k, v in out.items()}
+
+    def export(self, samples: list[Clip], out_dir: Path, prefix: str = "sample") -> list[Path]:
+        return export_clips(samples, out_dir, prefix, front_end=self.front)

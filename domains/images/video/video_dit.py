@@ -1,0 +1,104 @@
+"""A Latte-style video Diffusion Transformer (Ma et al. 2024, variant 1).
+
+Every frame is patchified like an image in DiT; spatial blocks attend among the patches of one
+frame, temporal blocks among the frames at one patch position, and the two alternate. Positions
+are fixed sin-cos embeddings: 2D over the patch grid, added once, and 1D over time, added before
+the first temporal block (Latte). Conditioning is DiT's adaLN-Zero on timestep + label embeddings
+(label ``num_classes`` is the null class of classifier-free guidance). The blocks, embeddings and
+init are the image DiT's (``fick.domains.images``), reused by reshaping the token tensor.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..dit import unpatchify
+from ..dit_blocks import AdaLNZeroBlock, FinalLayer
+from ..embeddings import (
+    LabelEmbedder,
+    PatchEmbed,
+    TimestepEmbedder,
+    sincos_embedding_1d,
+    sincos_embedding_2d,
+)
+
+__all__ = ["VideoDiT"]
+
+
+class VideoDiT(nn.Module):
+    """``forward(x, t, labels, cfg_null=None)``: x (B, C, T, H, W), t (B,) or scalar, labels (B,),
+    ``cfg_null`` (B,) bool (those labels become the null class) -> a tensor shaped like x. ``depth`` counts (spatial, temporal) block pairs; ``frames`` is the longest
+    clip the temporal embedding covers (shorter clips use its first rows)."""
+
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        frames: int,
+        num_classes: int,
+        patch_size: int = 2,
+        width: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+        time_scale: float = 1.0,
+    ):
+        super().__init__()
+        self.image_size, self.channels, self.frames, self.patch_size = image_size, channels, frames, patch_size
+        self.patch_embed = PatchEmbed(channels, width, patch_size)
+        grid = image_size // patch_size
+        self.register_buffer("pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False)
+        self.register_buffer("time_pos_embed", sincos_embedding_1d(width, torch.arange(frames)).unsqueeze(0),
+                             persistent=False)
+        self.time_embed = TimestepEmbedder(width, time_scale=time_scale)
+        self.label_embed = LabelEmbedder(num_classes, width)
+        self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(2 * depth))
+        self.final = FinalLayer(width, patch_size * patch_size * channels)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # As the image DiT: Xavier linear layers, N(0, 0.02) embeddings, then adaLN-Zero.
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        w = self.patch_embed.proj.weight
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.patch_embed.proj.bias)
+        nn.init.normal_(self.label_embed.table.weight, std=0.02)
+        for layer in (self.time_embed.mlp[0], self.time_embed.mlp[2]):
+            nn.init.normal_(layer.weight, std=0.02)
+        zeroed = [block.modulation[-1] for block in self.blocks]
+        zeroed += [self.final.linear, self.final.modulation[-1]]
+        for layer in zeroed:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    @property
+    def null_label(self) -> int:
+        return self.label_embed.null_label
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
+                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+        b, c, frames, h, w = x.shape
+        if frames > self.frames:
+            raise ValueError(f"clip of {frames} frames is longer than the model's {self.frames}")
+        frames_first = x.transpose(1, 2).reshape(b * frames, c, h, w)
+        tokens = self.patch_embed(frames_first) + self.pos_embed.to(x.dtype)  # (B*T, N, D)
+        n, d = tokens.shape[1:]
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(b)
+        cond = self.time_embed(t) + self.label_embed(labels, cfg_null)  # (B, D)
+        spatial_cond = cond.repeat_interleave(frames, dim=0)  # one per frame
+        temporal_cond = cond.repeat_interleave(n, dim=0)  # one per patch position
+        for i, block in enumerate(self.blocks):
+            if i % 2 == 0:
+                tokens = block(tokens, spatial_cond)
+                continue
+            seq = tokens.reshape(b, frames, n, d).transpose(1, 2).reshape(b * n, frames, d)
+            if i == 1:
+                seq = seq + self.time_pos_embed[:, :frames].to(x.dtype)
+            seq = block(seq, temporal_cond)
+            tokens = seq.reshape(b, n, frames, d).transpose(1, 2).reshape(b * frames, n, d)
+        out = unpatchify(self.final(tokens, spatial_cond), c, self.patch_size, h, w)
+        return out.reshape(b, frames, c, h, w).transpose(1, 2)

@@ -1,0 +1,41 @@
+"""Molecule data: the record format, QM9 (qm9pack, EDM split), users' SDF/MOL/MOL2/XYZ imports."""
+
+from .importer import (
+    SUPPORTED_ELEMENTS,
+    ImportReport,
+    dataset_path,
+    import_molecules,
+    load_imported,
+    split_dataset,
+)
+from .qm9 import QM9, QM9_ELEMENTS, QM9_PROPERTIES, QM9_UNITS, edm_split, load_qm9, load_qm9_split
+from .records import (
+    MoleculeDataset,
+    PackedMolecules,
+    cache_root,
+    collate,
+    compute_info,
+    make_record,
+)
+
+__all__ = [
+    "SUPPORTED_ELEMENTS",
+    "ImportReport",
+    "dataset_path",
+    "import_molecules",
+    "load_imported",
+    "split_dataset",
+    "QM9",
+    "QM9_ELEMENTS",
+    "QM9_PROPERTIES",
+    "QM9_UNITS",
+    "MoleculeDataset",
+    "PackedMolecules",
+    "cache_root",
+    "collate",
+    "compute_info",
+    "edm_split",
+    "load_qm9",
+    "load_qm9_split",
+    "make_record",
+]

@@ -1,0 +1,128 @@
+"""The "data" and "model" sections of molecule configs (validated by the pipelines)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from fick.domains.base import FickError
+
+__all__ = [
+    "MoleculeDataConfig",
+    "MoleculeModelConfig",
+    "RegressorModelConfig",
+    "config_from",
+]
+
+SPLIT_HALVES = ("all", "first-half", "second-half")
+
+
+@dataclass
+class MoleculeDataConfig:
+    """Which molecules to train on.
+
+    ``train_half``: EDM's protocol for conditional generation trains the property predictor on
+    the first half of the training split and the conditional generator on the second half.
+    ``limit`` keeps the first N training molecules (tiny configs); ``val_limit`` the first N
+    validation molecules (the validation loss is cheap, but not free on a CPU).
+    """
+
+    dataset: str = "qm9"  # "qm9", or the name / folder of a dataset made by `fick data molecules import`
+    train_half: str = "all"  # all | first-half | second-half
+    limit: int | None = None
+    val_limit: int | None = 2000
+    max_atoms: int | None = None  # drop larger molecules from training (None: keep all)
+    cache_dir: str | None = None
+
+    def __post_init__(self):
+        if self.train_half not in SPLIT_HALVES:
+            raise FickError(
+                f"data.train_half={self.train_half!r} is not valid: use one of {list(SPLIT_HALVES)}"
+            )
+
+
+@dataclass
+class MoleculeModelConfig:
+    """The generative model: state, network, noise process, loss and default sampler."""
+
+    # state: atoms-only mode (bonds=False, charges=False) is EDM's setting
+    bonds: bool = True
+    charges: bool = True
+    type_scale: float = 1.0  # one-hot types are scaled by this before noising
+    charge_scale: float = 1.0
+    bond_scale: float = 1.0
+    # network
+    network: str = "egnn"  # egnn | e3nn
+    hidden: int = 128
+    edge_hidden: int = 32
+    message_dim: int = 64
+    layers: int = 6
+    num_rbf: int = 16
+    rbf_max: float = 6.0
+    coord_range: float = 10.0
+    aggregation_norm: float = 10.0
+    cutoff: float | None = None
+    lmax: int = 1  # e3nn only
+    bf16: bool = False  # bfloat16 autocast of the network's linear maps (fast on CPUs with AMX)
+    # noise process
+    process: str = "flow"  # any fick.core.schedules.by_name name: flow | vp_continuous | polynomial ...
+    # e.g. {shift: 2.0} for flow: the sampling grid's time shift (more steps near the data end
+    # when shift < 1); training times are drawn from the Beta distribution below
+    process_options: dict[str, Any] = field(default_factory=dict)
+    prediction: str = "sample"  # the network predicts the clean molecule (x0)
+    # training time distribution (flow, t=0 data): Beta(time_alpha, time_beta); Beta(1, 2) has
+    # density 2 (1 - t), i.e. more weight near the data end
+    time_alpha: float = 1.0
+    time_beta: float = 2.0
+    pos_weight: float = 3.0
+    type_weight: float = 0.4
+    charge_weight: float = 1.0
+    bond_weight: float = 2.0
+    self_condition: bool = False
+    # property conditioning (names from info["properties"]) with dropout for CFG
+    condition: list[str] = field(default_factory=list)
+    condition_dropout: float = 0.1
+    # property predictor for gradient guidance: a model reference (name, path, runs:/...) that
+    # the pipelines resolve, or (in saved configs) {"config": ..., "info": ...} embedded
+    regressor: Any = None
+    # sampling defaults
+    sampler: str = "flow-euler"
+    steps: int = 50
+
+    def __post_init__(self):
+        if self.network not in ("egnn", "e3nn"):
+            raise FickError(f"model.network={self.network!r} is not valid: use egnn or e3nn")
+        if self.prediction != "sample":
+            raise FickError(
+                "model.prediction must be 'sample': the categorical components are trained with "
+                "cross-entropy on the predicted clean molecule"
+            )
+
+
+@dataclass
+class RegressorModelConfig:
+    """An EGNN property predictor on clean molecules (EDM's protocol for property MAE)."""
+
+    properties: list[str] = field(default_factory=lambda: ["alpha"])
+    hidden: int = 128
+    layers: int = 7
+    num_rbf: int = 16
+    rbf_max: float = 6.0
+    cutoff: float | None = None
+    charges: bool = True
+    loss: str = "l1"  # l1 | mse (on properties normalised by mean / MAD)
+
+
+def config_from(cls: type, cfg: Any):
+    """The dataclass ``cls`` from an instance of it or from a dict (a saved config)."""
+    if isinstance(cfg, cls):
+        return cfg
+    if cfg is None:
+        return cls()
+    if not isinstance(cfg, dict):
+        cfg = asdict(cfg)
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise FickError(f"unknown {cls.__name__} keys {unknown}: valid keys are {sorted(valid)}")
+    return cls(**cfg)

@@ -1,0 +1,218 @@
+"""Sampling helpers: atom counts, property targets, classifier-free guidance, scaffolds.
+
+Classifier-free guidance for node-level states: the conditional and unconditional estimates
+come from one network call on the batch duplicated (two copies of every molecule, the second
+with its condition dropped), then combine as ``u + w (c - u)``: on positions, and on the class
+logits of the categorical components (combining logits keeps the guided estimate a probability
+vector after the softmax).
+
+Scaffolds and the centre of mass. Generated molecules live in the zero-centre-of-mass subspace,
+but a scaffold's positions are fixed in its own frame, and where the scaffold sits relative to
+the (unknown) centre of the finished molecule is not known in advance. The denoiser is
+translation equivariant and its clean estimate keeps the input's centre, so for scaffold
+generation the positions are sampled without the zero-CoM projection, in the frame whose origin
+is the scaffold's centroid: the noise of every atom is centred there (at t = 1 this is exactly
+the training distribution, whose relative positions are iid Gaussian), the scaffold atoms are
+held at their known values by the sampler's ``mask``/``known``, and the result is shifted back
+into the scaffold file's frame, so the fixed atoms come out exactly as given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fick.domains.base import FickError
+
+from .edges import bond_matrix_to_pairs
+from .state import MoleculeGraph, MoleculeStateCodec
+
+__all__ = [
+    "AtomCountSampler",
+    "Scaffold",
+    "classifier_free_estimate",
+    "duplicate_graph",
+    "parse_condition",
+]
+
+
+class AtomCountSampler:
+    """Atom counts drawn from the data's histogram, or given."""
+
+    def __init__(self, hist: list[int]):
+        self.hist = torch.as_tensor(hist, dtype=torch.float64)
+
+    def draw(self, n: int, atoms: Any = None, *, generator: torch.Generator | None = None,
+             minimum: int = 1) -> list[int]:
+        """``atoms``: None (the data's distribution), an int, "lo-hi" (the data's distribution
+        restricted to that range, uniform where the data has none), or a list of counts."""
+        if isinstance(atoms, (list, tuple)):
+            counts = [int(a) for a in atoms]
+            counts = (counts * (n // len(counts) + 1))[:n]
+        elif atoms is None or isinstance(atoms, str):
+            lo, hi = minimum, len(self.hist) - 1
+            if isinstance(atoms, str):
+                try:
+                    parts = [int(p) for p in atoms.split("-")]
+                except ValueError as err:
+                    raise FickError(f"atoms={atoms!r} is not a count or range like 15-20") from err
+                lo, hi = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+                lo = max(lo, minimum)
+            if hi < lo:
+                raise FickError(f"no atom count in {lo}..{hi}: widen the range of --atoms")
+            w = torch.zeros(max(hi + 1, len(self.hist)), dtype=torch.float64)
+            w[: len(self.hist)] = self.hist
+            w[:lo] = 0
+            w[hi + 1 :] = 0
+            if w.sum() == 0:
+                w[lo : hi + 1] = 1.0
+            gen_device = generator.device if generator is not None else "cpu"
+            counts = torch.multinomial(w.to(gen_device), n, replacement=True,
+                                       generator=generator).tolist()
+        else:
+            counts = [int(atoms)] * n
+        if min(counts) < minimum:
+            raise FickError(f"molecules need at least {minimum} atoms here: raise --atoms")
+        return counts
+
+
+def parse_condition(condition: dict[str, Any], names: list[str], info: dict) -> torch.Tensor:
+    """Property targets in the model's condition order, (1, P), in the data's units."""
+    if not names:
+        raise FickError("this model is not property-conditioned: drop --condition, or train "
+                        "with model.condition=[...]")
+    unknown = sorted(set(condition) - set(names))
+    missing = [p for p in names if p not in condition]
+    if unknown or missing:
+        raise FickError(f"the model is conditioned on {names}: give a target for each "
+                        f"(missing {missing}, unknown {unknown})")
+    try:
+        return torch.tensor([[float(condition[p]) for p in names]])
+    except (TypeError, ValueError) as err:
+        raise FickError(f"condition values must be numbers, got {condition}") from err
+
+
+def duplicate_graph(graph: MoleculeGraph) -> MoleculeGraph:
+    """The batch twice: molecules ``g`` and ``g + B`` are copies."""
+    n, b = graph.num_nodes, graph.num_graphs
+    return MoleculeGraph(
+        torch.cat([graph.batch, graph.batch + b]),
+        torch.cat([graph.pair_index, graph.pair_index + n], 1),
+        torch.cat([graph.pair_batch, graph.pair_batch + b]),
+        2 * b,
+    )
+
+
+def classifier_free_estimate(denoiser, x_t, level, graph, cond, scale, self_cond=None):
+    """One batched call for the conditional and unconditional outputs, combined with ``scale``."""
+    g2 = duplicate_graph(graph)
+    x2 = {k: torch.cat([v, v]) for k, v in x_t.items()}
+    sc2 = {k: torch.cat([v, v]) for k, v in self_cond.items()} if self_cond else None
+    keep = torch.cat([torch.ones(graph.num_graphs, dtype=torch.bool, device=cond.device),
+                      torch.zeros(graph.num_graphs, dtype=torch.bool, device=cond.device)])
+    out = denoiser(x2, torch.cat([level, level]), g2, torch.cat([cond, cond]), keep, sc2)
+    guided = {}
+    for k, v in out.items():
+        c, u = v.chunk(2)
+        guided[k] = u + scale * (c - u)
+    return guided
+
+
+@dataclass
+class Scaffold:
+    """Atoms (types, charges, positions in Angstrom, bonds) held fixed while sampling."""
+
+    pos: torch.Tensor  # (S, 3) in the scaffold file's frame
+    atom_type: torch.Tensor  # (S,)
+    charge: torch.Tensor  # (S,) formal charges
+    bond_index: torch.Tensor  # (2, E) local, i < j
+    bond_type: torch.Tensor  # (E,)
+
+    @property
+    def num_atoms(self) -> int:
+        return int(self.pos.shape[0])
+
+    @classmethod
+    def from_option(cls, fix: Any, codec: MoleculeStateCodec) -> Scaffold:
+        """From an SDF/MOL path (first molecule, hydrogens kept) or a molecule record."""
+        if isinstance(fix, (str, Path)):
+            return cls.from_file(Path(fix), codec)
+        return cls(fix.pos.float(), fix.atom_type.long(), fix.charge.long(),
+                   fix.bond_index.long(), fix.bond_type.long())
+
+    @classmethod
+    def from_file(cls, path: Path, codec: MoleculeStateCodec) -> Scaffold:
+        from rdkit import Chem
+
+        if not path.exists():
+            raise FickError(f"scaffold file {path} does not exist: pass an SDF or MOL file")
+        mol = Chem.MolFromMolFile(str(path), removeHs=False, sanitize=False)
+        if mol is None or mol.GetNumConformers() == 0:
+            raise FickError(f"could not read a 3D molecule from {path}: pass an SDF/MOL with "
+                            "coordinates")
+        vocab = {e: i for i, e in enumerate(codec.elements)}
+        symbols = [a.GetSymbol() for a in mol.GetAtoms()]
+        bad = sorted({s for s in symbols if s not in vocab})
+        if bad:
+            raise FickError(f"scaffold elements {bad} are not in the model's vocabulary "
+                            f"{codec.elements}")
+        pos = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)
+        order = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
+                 Chem.BondType.AROMATIC: 4}
+        bonds = [(min(b.GetBeginAtomIdx(), b.GetEndAtomIdx()),
+                  max(b.GetBeginAtomIdx(), b.GetEndAtomIdx()), order.get(b.GetBondType(), 1))
+                 for b in mol.GetBonds()]
+        bt = torch.tensor(bonds, dtype=torch.long).reshape(-1, 3)
+        return cls(pos, torch.tensor([vocab[s] for s in symbols]),
+                   torch.tensor([a.GetFormalCharge() for a in mol.GetAtoms()]),
+                   bt[:, :2].T.contiguous(), bt[:, 2])
+
+    def _first_atoms(self, graph: MoleculeGraph) -> torch.Tensor:
+        """Global index of scaffold atom ``k`` of every molecule (the first S atoms), (B, S)."""
+        counts = graph.counts()
+        ptr = torch.zeros_like(counts)
+        ptr[1:] = counts.cumsum(0)[:-1]
+        return ptr.unsqueeze(1) + torch.arange(self.num_atoms, device=ptr.device)
+
+    def mask_and_known(self, graph: MoleculeGraph, codec: MoleculeStateCodec):
+        device = graph.batch.device
+        idx = self._first_atoms(graph).reshape(-1)
+        reps = graph.num_graphs
+        n = graph.num_nodes
+        node_mask = torch.zeros(n, dtype=torch.bool, device=device)
+        node_mask[idx] = True
+        centred = self.pos - self.pos.mean(0)
+        known = {"pos": torch.zeros(n, 3, device=device)}
+        known["pos"][idx] = centred.to(device).repeat(reps, 1)
+        mask = {"pos": node_mask.unsqueeze(-1).expand(n, 3)}
+        types = torch.zeros(n, dtype=torch.long, device=device)
+        types[idx] = self.atom_type.to(device).repeat(reps)
+        known["atom_type"] = codec.one_hot("atom_type", types)
+        mask["atom_type"] = node_mask.unsqueeze(-1).expand_as(known["atom_type"])
+        if codec.use_charges:
+            charges = torch.zeros(n, dtype=torch.long, device=device)
+            charges[idx] = self.charge.to(device).repeat(reps)
+            known["charge"] = codec.one_hot("charge", codec.charge_classes(charges))
+            mask["charge"] = node_mask.unsqueeze(-1).expand_as(known["charge"])
+        elif bool((self.charge != 0).any()):
+            raise FickError("the scaffold has formal charges but the model does not generate "
+                            "charges: neutralise the scaffold or use a model with charges")
+        if codec.use_bonds:
+            starts = self._first_atoms(graph)[:, :1]
+            bi = (self.bond_index.to(device).unsqueeze(0) + starts.unsqueeze(-1)).permute(1, 0, 2)
+            bi = bi.reshape(2, -1)
+            bt = self.bond_type.to(device).repeat(reps)
+            orders = bond_matrix_to_pairs(graph.pair_index, bi, bt, n)
+            pair_mask = node_mask[graph.pair_index[0]] & node_mask[graph.pair_index[1]]
+            known["bond"] = codec.one_hot("bond", orders)
+            mask["bond"] = pair_mask.unsqueeze(-1).expand_as(known["bond"])
+        return mask, known
+
+    def restore(self, x0: dict[str, torch.Tensor], mask: dict, known: dict) -> dict:
+        """Known values exactly, and positions back in the scaffold file's frame."""
+        out = {k: torch.where(mask[k], known[k], v) if k in mask else v for k, v in x0.items()}
+        out["pos"] = out["pos"] + self.pos.mean(0).to(out["pos"])
+        return out

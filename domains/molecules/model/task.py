@@ -1,0 +1,313 @@
+"""The molecule generation task: training objective, sampling, evaluation and export.
+
+Training objective (``MoleculeDiffusion.loss``). The network predicts the clean molecule. The
+positions are trained with a mean squared error on the clean positions; the categorical
+components (types, charges, bonds) with cross-entropy on their classes. Core's
+``training_loss`` regresses every component with an MSE, which for one-hot targets is a Brier
+score: cross-entropy trains the same minimiser (the class posterior, whose scaled value is the
+MSE-optimal clean estimate the samplers need) with far better gradients for confident wrong
+classes, so the loss is assembled here from core primitives (the process's ``alpha``/``sigma``,
+the spaces' noise and reductions). Flow-matching times are drawn from Beta(time_alpha,
+time_beta), which by default weights the data end (t = 0) more, where bonds and exact
+geometry are decided.
+
+Sampling goes through ``fick.core.sample``; categorical estimates are passed to the sampler as
+scaled class probabilities; the final state is decoded by argmax.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fick.domains.base import DataBundle, FickError, Progress, Task
+
+from .config import MoleculeModelConfig, config_from
+from .denoiser import MoleculeDenoiser
+from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
+from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
+
+__all__ = ["MoleculeDiffusion"]
+
+
+def _core():
+    import fick.core as core
+    import fick.core.schedules  # noqa: F401  (submodules, whatever fick.core re-exports)
+    import fick.core.spaces  # noqa: F401
+
+    return core
+
+
+class MoleculeDiffusion(Task):
+    """Generates 3D molecules with bonds (or atoms only), optionally property-conditioned."""
+
+    kind = "diffusion"
+
+    def __init__(self, cfg: MoleculeModelConfig | dict, info: dict[str, Any], regressor=None):
+        super().__init__()
+        self.cfg = cfg = config_from(MoleculeModelConfig, cfg)
+        self.info = info
+        self.codec = MoleculeStateCodec(
+            info["elements"], info.get("charges", [0]), info.get("bond_types", [1, 2, 3]),
+            use_charges=cfg.charges, use_bonds=cfg.bonds, type_scale=cfg.type_scale,
+            charge_scale=cfg.charge_scale, bond_scale=cfg.bond_scale,
+        )
+        unknown = [p for p in cfg.condition if p not in info.get("properties", [])]
+        if unknown:
+            raise FickError(
+                f"model.condition names {unknown}, not properties of the data: use some of "
+                f"{info.get('properties', [])}"
+            )
+        self.denoiser = MoleculeDenoiser(self.codec, cfg, len(cfg.condition))
+        self.process = _core().schedules.by_name(cfg.process, **cfg.process_options)
+        self.atom_counts = AtomCountSampler(info["num_atoms_hist"])
+        self.regressor = regressor  # optional property predictor for gradient guidance
+
+    # -- the process ------------------------------------------------------------------------
+    @property
+    def is_flow(self) -> bool:
+        return self.cfg.process == "flow"
+
+    def _level(self, t: torch.Tensor) -> torch.Tensor:
+        """The network's noise-level input in [0, 1] (discrete VP timesteps are divided by T)."""
+        num_steps = getattr(self.process, "num_steps", None)
+        if num_steps and not self.is_flow and getattr(self.process, "discrete", True):
+            return t.float() / float(num_steps)
+        return t.float()
+
+    def _train_time(self, num: int, device) -> torch.Tensor:
+        if self.is_flow:
+            dist = torch.distributions.Beta(
+                torch.tensor(self.cfg.time_alpha), torch.tensor(self.cfg.time_beta)
+            )
+            return dist.sample((num,)).to(device).clamp(1e-4, 1.0)
+        return self.process.sample_t(num, device=device)
+
+    def _noisy(self, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, index: torch.Tensor):
+        a = self.process.alpha(t)[index].to(x0.dtype).unsqueeze(-1)
+        s = self.process.sigma(t)[index].to(x0.dtype).unsqueeze(-1)
+        return a * x0 + s * eps
+
+    def spec(self, graph: MoleculeGraph, *, zero_com: bool = True):
+        core = _core()
+        spaces = {"pos": core.spaces.ZeroCoMSpace(3) if zero_com else core.spaces.GaussianSpace()}
+        index = {}
+        for name in self.codec.components():
+            index[name] = self.codec.index_of(name, graph)
+            spaces.setdefault(name, core.spaces.GaussianSpace())
+        return core.spaces.StateSpec(spaces=spaces, index=index, num_samples=graph.num_graphs)
+
+    # -- training ---------------------------------------------------------------------------
+    def _conditions(self, batch) -> torch.Tensor | None:
+        if not self.cfg.condition:
+            return None
+        props = self.info["properties"]
+        cols = [props.index(p) for p in self.cfg.condition]
+        y = batch.y.reshape(batch.num_graphs, -1)[:, cols].float()
+        return self.normalise_condition(y)
+
+    def normalise_condition(self, y: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor([self.info["property_mean"][p] for p in self.cfg.condition])
+        mad = torch.tensor([self.info["property_mad"][p] for p in self.cfg.condition])
+        return (y - mean.to(y)) / mad.to(y)
+
+    def loss(self, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        state, targets, graph = self.codec.encode(batch)
+        device = state["pos"].device
+        spec = self.spec(graph)
+        t = self._train_time(graph.num_graphs, device)
+        noise = spec.noise(state)
+        x_t = {k: self._noisy(v, noise[k], t, spec.index[k]) for k, v in state.items()}
+        level = self._level(t)
+        cond = self._conditions(batch)
+        keep = None
+        if cond is not None:
+            keep = torch.rand(graph.num_graphs, device=device) >= self.cfg.condition_dropout
+        self_cond = None
+        if self.cfg.self_condition and torch.rand(()) < 0.5:
+            with torch.no_grad():
+                first = self.denoiser(x_t, level, graph, cond, keep)
+            self_cond = self.estimate_from_output(first)
+        out = self.denoiser(x_t, level, graph, cond, keep, self_cond)
+
+        weights = {"pos": self.cfg.pos_weight, "atom_type": self.cfg.type_weight,
+                   "charge": self.cfg.charge_weight, "bond": self.cfg.bond_weight}
+        per_sample = {}
+        sq = (out["pos"] - state["pos"]).pow(2)
+        per_sample["pos"] = spec.reduce("pos", sq) * 3.0  # mean squared distance per atom
+        for name, cls in targets.items():
+            ce = torch.nn.functional.cross_entropy(out[name], cls, reduction="none")
+            per_sample[name] = spec.space(name).reduce(
+                ce.unsqueeze(-1), spec.index[name], graph.num_graphs
+            )
+        total = sum(weights[k] * v for k, v in per_sample.items()).mean()
+        logs = {f"loss_{k}": float(v.detach().mean()) for k, v in per_sample.items()}
+        return total, logs
+
+    def estimate_from_output(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Network output -> clean estimate of the state (scaled class probabilities)."""
+        est = {"pos": out["pos"]}
+        for name in self.codec.categorical():
+            est[name] = torch.softmax(out[name], -1) * self.codec.scales[name]
+        return est
+
+    # -- sampling ---------------------------------------------------------------------------
+    def sample(
+        self,
+        n: int,
+        *,
+        steps: int | None = None,
+        sampler: str | None = None,
+        guidance: float | None = None,
+        condition: dict[str, Any] | None = None,
+        generator: torch.Generator | None = None,
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> list:
+        """Draw ``n`` molecules. Options: ``atoms`` (int, "15-20" or a list of counts),
+        ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``,
+        ``gradient_guidance`` (scale of property-predictor guidance toward ``condition``)."""
+        core = _core()
+        device = next(self.parameters()).device
+        steps = int(steps or self.cfg.steps)
+        sampler = sampler or self.cfg.sampler
+        scaffold = Scaffold.from_option(options.get("fix"), self.codec) if options.get("fix") \
+            is not None else None
+        counts = self.atom_counts.draw(
+            n, options.get("atoms"), generator=generator,
+            minimum=(scaffold.num_atoms + 1) if scaffold is not None else 1,
+        )
+        cond = cond_units = None
+        if condition:
+            cond_units = parse_condition(condition, self.cfg.condition, self.info).to(device)
+            cond = self.normalise_condition(cond_units)
+        elif guidance:
+            raise FickError("guidance needs a condition: pass --condition NAME=VALUE")
+        batch_size = int(options.get("batch_size", 256))
+        records: list = []
+        done = 0
+        total_steps = steps * ((n + batch_size - 1) // batch_size)
+        for start in range(0, n, batch_size):
+            chunk = counts[start : start + batch_size]
+            graph = graph_from_counts(chunk, device=device)
+            records += self._sample_graph(
+                core, graph, steps, sampler, guidance, cond, cond_units, generator, scaffold,
+                options, progress, done, total_steps,
+            )
+            done += steps
+        return records
+
+    def _sample_graph(self, core, graph, steps, sampler, guidance, cond, cond_units, generator,
+                      scaffold, options, progress, done, total_steps):
+        spec = self.spec(graph, zero_com=scaffold is None)
+        like = {"pos": torch.zeros(graph.num_nodes, 3, device=graph.batch.device)}
+        for name in self.codec.categorical():
+            rows = graph.pair_index.shape[1] if name == "bond" else graph.num_nodes
+            like[name] = torch.zeros(rows, self.codec.num_classes(name), device=like["pos"].device)
+        noise = spec.noise(like, generator=generator)
+        cond_b = cond.expand(graph.num_graphs, -1) if cond is not None else None
+        keep = (torch.ones(graph.num_graphs, dtype=torch.bool, device=like["pos"].device)
+                if cond is not None else None)
+        mask = known = None
+        if scaffold is not None:
+            mask, known = scaffold.mask_and_known(graph, self.codec)
+        state = {"prev": None}
+
+        def model(x_t, t):
+            level = self._level(torch.as_tensor(t, device=graph.batch.device).reshape(-1)
+                                .expand(graph.num_graphs))
+            if cond_b is not None and guidance not in (None, 1.0):
+                out = classifier_free_estimate(
+                    self.denoiser, x_t, level, graph, cond_b, float(guidance), state["prev"]
+                )
+            else:
+                out = self.denoiser(x_t, level, graph, cond_b, keep, state["prev"])
+            est = self.estimate_from_output(out)
+            if self.cfg.self_condition:
+                state["prev"] = {k: v.detach() for k, v in est.items()}
+            return est
+
+        if options.get("gradient_guidance"):
+            model = self._gradient_guided(model, graph, cond_units,
+                                          float(options["gradient_guidance"]))
+        callback = None
+        if progress is not None:
+            def callback(i, *args, **kwargs):
+                progress(done + i + 1, total_steps)
+        with torch.no_grad() if not options.get("gradient_guidance") else torch.enable_grad():
+            x0 = core.sample(
+                model, noise, schedule=self.process, sampler=sampler, steps=steps,
+                prediction="sample", generator=generator, spec=spec, mask=mask, known=known,
+                callback=callback, **self._sampler_options(options),
+            )
+        if scaffold is not None:
+            x0 = scaffold.restore(x0, mask, known)
+        return self.codec.decode(x0, graph)
+
+    def _sampler_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Sampler options passed through to fick.core.sample (the rest are ours)."""
+        keys = ("eta", "karras", "spacing", "churn", "s_tmin", "s_tmax", "s_noise", "resample")
+        return {k: options[k] for k in keys if k in options}
+
+    def _gradient_guided(self, model, graph: MoleculeGraph, target: torch.Tensor, scale: float):
+        """Gradient guidance toward property targets (data units) with the property predictor.
+
+        fick.core.guidance.gradient_guidance handles dense states only, so the same rule is
+        applied here for node- and pair-level components: with x0_hat(x_t) the clean estimate
+        and f the predictor's log-likelihood of the target, eps <- eps - scale sigma grad f,
+        i.e. x0 <- x0_hat + scale sigma^2 / alpha grad_{x_t} f (alpha floored at 0.05 so the
+        first, pure-noise steps stay bounded)."""
+        if self.regressor is None:
+            raise FickError(
+                "gradient guidance needs a property predictor: set model.regressor to a trained "
+                "molecules regressor (fick train configs/molecules/qm9-regressor.yaml)"
+            )
+        fn = self.regressor.guide(self.cfg.condition, target, self.codec, graph)
+        index = {name: self.codec.index_of(name, graph) for name in self.codec.components()}
+
+        def guided(x_t, t):
+            with torch.enable_grad():
+                leaf = {k: v.detach().requires_grad_(True) for k, v in x_t.items()}
+                x0 = model(leaf, t)
+                value = fn(x0)
+                grads = torch.autograd.grad(value.sum(), list(leaf.values()))
+            t = torch.as_tensor(t).reshape(-1)
+            a = self.process.alpha(t).clamp_min(0.05)
+            s = self.process.sigma(t)
+            gain = (scale * s * s / a).to(x_t["pos"].dtype)
+            return {k: x0[k].detach() + gain[index[k]].unsqueeze(-1) * g
+                    for (k, _), g in zip(leaf.items(), grads)}
+
+        return guided
+
+    # -- evaluation and export ----------------------------------------------------------------
+    def evaluate(self, samples: list, data: DataBundle | None) -> dict[str, float]:
+        from ..metrics import evaluate_molecules
+
+        train_smiles = None
+        if data is not None:
+            train_smiles = data.extras.get("train_smiles")
+        elements = self.info["elements"]
+        metrics = evaluate_molecules(samples, train_smiles=train_smiles, elements=elements)
+        if self.codec.use_bonds:
+            given = evaluate_molecules(samples, train_smiles=train_smiles, elements=elements,
+                                       bonds="given", druglike=False, geometry=False)
+            metrics.update({f"{k}_given_bonds": v for k, v in given.items()})
+        return metrics
+
+    def export(self, samples: list, out_dir: Path, prefix: str = "sample") -> list[Path]:
+        from .. import export as molexport
+
+        return molexport.export_samples(samples, Path(out_dir), prefix,
+                                        elements=self.info["elements"])
+
+    def saved_config(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        cfg = asdict(self.cfg)
+        if self.regressor is not None:
+            cfg["regressor"] = {"config": self.regressor.saved_config(),
+                                "info": self.regressor.info}
+        return cfg

@@ -1,0 +1,372 @@
+"""The ``fick`` command line: train, sample, evaluate, compare, data, models, demo.
+
+Heavy libraries (torch, lightning, mlflow) are imported inside the commands so that ``fick
+--help`` answers at once. A user error (``FickError``, a bad config, a missing file) is printed
+as one line on stderr with exit code 2; a run it interrupts is marked FAILED, never RUNNING.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+_FMT = argparse.RawDescriptionHelpFormatter
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict:
+    """KEY=VALUE strings -> dict, values parsed as YAML (3 -> int, 0.5 -> float, a -> str)."""
+    import yaml
+
+    from fick.domains.base import FickError
+
+    out = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise FickError(f"{flag} '{item}' is not KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(text) if text.strip() else None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from fick.pipelines.train import train
+
+    train(args.config, args.set, resume=args.resume, register=args.register, alias=args.alias)
+    return 0
+
+
+def _default_out(ref: str) -> Path:
+    import re
+    import time
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ref).strip("_")[-60:] or "model"
+    return Path("outputs") / "samples" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_sample(args) -> int:
+    from fick.pipelines import modelio, sampling
+
+    model = modelio.load(args.model)
+    with sampling.shared_out_dir(Path(args.out) if args.out else _default_out(args.model)) as out:
+        return _sample_into(model, out, args)
+
+
+def _sample_into(model, out: Path, args) -> int:
+    from fick.pipelines import sampling
+
+    result = sampling.draw(
+        model,
+        args.n,
+        out,
+        seed=args.seed,
+        shard_size=args.batch_size,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator,
+        steps=args.steps,
+        sampler=args.sampler,
+        guidance=args.guidance,
+        condition=_pairs(args.condition, "--condition") or None,
+        **_pairs(args.option, "--option"),
+    )
+    if result.samples is None:
+        return 0  # a worker rank: rank 0 reports
+    print(f"{len(result.samples)} samples in {result.seconds:.2f} s ({result.items_per_s:.2f}/s)")
+    for f in result.files:
+        print(f)
+    return 0
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    if not metrics:
+        print("(no metrics)")
+        return
+    width = max(len(k) for k in metrics)
+    print(f"{'metric'.ljust(width)}  value")
+    print(f"{'-' * width}  -----")
+    for k, v in metrics.items():
+        print(f"{k.ljust(width)}  {v:.6g}")
+
+
+def cmd_evaluate(args) -> int:
+    from fick.domains.base import FickError
+    from fick.pipelines import modelio, sampling
+
+    target = Path(args.target)
+    samples_manifest = target / sampling.SAMPLES_MANIFEST
+    if samples_manifest.is_file() or (target.is_dir() and args.model):
+        import yaml
+
+        info = yaml.safe_load(samples_manifest.read_text()) if samples_manifest.is_file() else {}
+        ref = args.model or info.get("model")
+        if not ref:
+            raise FickError(f"'{target}' does not say which model drew it: pass --model MODEL")
+        model = modelio.load(ref)
+        samples = list(model.plugin.load_samples(target))
+        files_dir, params = None, {"samples": str(target), "n": len(samples)}
+        speed = None
+    else:
+        model = modelio.load(args.target)
+        out = Path(args.out) if args.out else _default_out(args.target)
+        result = sampling.draw(
+            model, args.n, out, seed=args.seed, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
+            condition=_pairs(args.condition, "--condition") or None, **_pairs(args.option, "--option"),
+        )
+        samples, files_dir = result.samples, out
+        params = {"n": args.n, "steps": args.steps, "sampler": args.sampler, "guidance": args.guidance, "seed": args.seed}
+        speed = result.items_per_s
+    reference = sampling.reference_data(model, args.reference, args.data)
+    if reference is None:
+        print("note: no reference data (pass --reference CONFIG); metrics that need it are skipped")
+    metrics = sampling.evaluate_samples(model, samples, reference)
+    if speed is not None:
+        metrics["sample/items_per_s"] = speed
+    _print_metrics(metrics)
+    if not args.no_track:
+        run_id = sampling.track_evaluation(args.experiment, model, metrics, params=params, files_dir=files_dir)
+        print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from fick.pipelines.compare import compare
+
+    print(compare(args.experiment, args.filter, args.format, args.plot, args.metric))
+    if args.plot:
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from fick.pipelines import modelio, registry, tracking
+
+    shipped = modelio.pretrained_models()
+    print("pretrained models shipped with fick:")
+    if not shipped:
+        print("  (none yet)")
+    for name, (domain, path) in sorted(shipped.items()):
+        print(f"  {name:<24} {domain:<12} {path}")
+    for name, why in registry.broken().items():
+        print(f"  (domain '{name}' could not be loaded: {why})")
+    uri = tracking.tracking_uri()
+    print(f"registered models in {uri}:")
+    try:
+        tracking.require_store(uri)
+    except Exception:  # noqa: BLE001 - no store yet: nothing registered
+        print("  (no MLflow store here)")
+        return 0
+    client = tracking.client(uri)
+    found = client.search_registered_models()
+    if not found:
+        print("  (none)")
+    for rm in found:
+        aliases = ", ".join(f"{a}->v{v}" for a, v in (rm.aliases or {}).items()) or "no alias"
+        refs = " ".join(f"models:/{rm.name}@{a}" for a in (rm.aliases or {}))
+        print(f"  {rm.name:<24} {aliases:<20} {refs}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from fick.pipelines import registry
+
+    plugin = registry.get(args.domain)
+    parser = argparse.ArgumentParser(prog=f"fick data {args.domain}", formatter_class=_FMT)
+    plugin.add_data_commands(parser)
+    sub = parser.parse_args(args.rest)
+    func = getattr(sub, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return int(func(sub) or 0)
+
+
+def cmd_demo(args) -> int:
+    from fick.pipelines.demo import run_demo
+
+    return run_demo(n=args.n, steps=args.steps, out=Path(args.out))
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
+    p.add_argument("-n", type=int, default=n_default, help=f"number of samples (default {n_default})")
+    p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
+    p.add_argument("--sampler", help="ddim, ddpm, dpmpp-2m, euler, heun, flow-euler ... (default: the model's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--condition", action="append", metavar="K=V", help="condition, e.g. label=3 (repeatable)")
+    p.add_argument("--option", action="append", metavar="K=V", help="domain sampling option (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", help="output folder (default outputs/samples/<model>-<time>)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fick",
+        description="fick: diffusion for science (molecules, audio, images) with one core.",
+        formatter_class=_FMT,
+        epilog=_examples(
+            "fick demo",
+            "fick train configs/images/digits-tiny.yaml --set train.max_steps=200",
+            "fick sample digits --condition label=3 -n 16",
+            "fick compare --format markdown",
+            "mlflow ui --backend-store-uri sqlite:///mlflow.db",
+        ),
+    )
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = subs.add_parser(
+        "train", help="train a model from a YAML config", formatter_class=_FMT,
+        description="Train a model from a YAML config, tracked in MLflow (sqlite:///mlflow.db "
+        "unless MLFLOW_TRACKING_URI is set). Checkpoints, samples and the final model go to "
+        "outputs/<experiment>/<run id>/; the model is also logged as runs:/<run id>/model.",
+        epilog=_examples(
+            "fick train configs/images/digits-tiny.yaml",
+            "fick train configs/images/digits.yaml --set train.lr=3e-4 --set model.depth=6",
+            "fick train configs/molecules/qm9.yaml --set trainer.devices=4 --set trainer.strategy=ddp",
+            "fick train --resume 3f2a...e1            # an MLflow run id: continue that run",
+            "fick train --resume outputs/images_digits/<run>/checkpoints/last.ckpt",
+            "fick train configs/images/digits.yaml --register digits   # -> models:/digits@current",
+        ),
+    )
+    p.add_argument("config", nargs="?", help="YAML config (optional with --resume)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, dotted keys (repeatable)")
+    p.add_argument("--resume", metavar="RUN_OR_CHECKPOINT", help="continue an MLflow run id or a checkpoint file")
+    p.add_argument("--register", metavar="NAME", help="register the final model under NAME in the MLflow registry")
+    p.add_argument("--alias", help="registry alias for --register (default 'current')")
+    p.set_defaults(func=cmd_train)
+
+    p = subs.add_parser(
+        "sample", help="draw samples from a model", formatter_class=_FMT,
+        description="Draw samples from a model and export them in the domain's formats. MODEL is a "
+        "model folder, runs:/<run id>/model, models:/<name>@<alias>, or a shipped pretrained name.",
+        epilog=_examples(
+            "fick sample digits --condition label=3 -n 16",
+            "fick sample runs:/3f2a...e1/model -n 64 --steps 50 --sampler dpmpp-2m --out grid/",
+            "fick sample models:/qm9@current -n 10000 --devices 4      # sharded over 4 processes",
+            "fick sample outputs/images_digits/<run>/model -n 8 --guidance 2.0 --seed 1",
+        ),
+    )
+    p.add_argument("model", help="model reference")
+    _sampling_options(p, 16)
+    p.add_argument("--devices", default="1", help="processes / GPUs per node (Lightning predict loop when > 1)")
+    p.add_argument("--num-nodes", type=int, default=1, help="nodes (SLURM / torchrun)")
+    p.add_argument("--accelerator", default="auto", help="auto, cpu, gpu")
+    p.add_argument("--batch-size", type=int, default=64, help="samples per shard (default 64)")
+    p.set_defaults(func=cmd_sample)
+
+    p = subs.add_parser(
+        "evaluate", help="the domain's metrics of a model or of sample files", formatter_class=_FMT,
+        description="Compute the domain's metrics, print them as a table and log them to MLflow. "
+        "A model is sampled first (-n, --steps ...); a folder written by `fick sample` is read back.",
+        epilog=_examples(
+            "fick evaluate digits -n 256",
+            "fick evaluate outputs/samples/digits-20260101-120000",
+            "fick evaluate runs:/3f2a...e1/model --reference configs/images/digits.yaml",
+        ),
+    )
+    p.add_argument("target", metavar="MODEL_OR_SAMPLES", help="model reference or sample folder")
+    p.add_argument("--reference", metavar="CONFIG", help="config whose data section is the reference data "
+                   "(default: the data the model was trained on)")
+    p.add_argument("--data", action="append", metavar="KEY=VALUE", help="override a reference data setting")
+    p.add_argument("--model", help="model to evaluate sample files with (default: the one that drew them)")
+    p.add_argument("--experiment", default="evaluations", help="MLflow experiment (default 'evaluations')")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    _sampling_options(p, 64)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subs.add_parser(
+        "compare", help="compare runs: differing params, final metrics, time, speed", formatter_class=_FMT,
+        description="One row per MLflow run: the parameters that differ, the final metrics, the "
+        "training time and the sampling speed. Works for runs of every domain.",
+        epilog=_examples(
+            "fick compare",
+            "fick compare --experiment images/digits-tiny --format markdown",
+            "fick compare --filter \"params.train.lr = '0.001'\" --format csv",
+            "fick compare --plot curves.png --metric val/loss",
+        ),
+    )
+    p.add_argument("--experiment", help="only this experiment (default: all)")
+    p.add_argument("--filter", default="", help="MLflow search filter, e.g. \"metrics.val/loss < 0.1\"")
+    p.add_argument("--format", default="table", choices=["table", "csv", "markdown"])
+    p.add_argument("--plot", metavar="PNG", help="also plot each run's metric history to PNG")
+    p.add_argument("--metric", help="metric for --plot (default val/loss or train/loss)")
+    p.set_defaults(func=cmd_compare)
+
+    p = subs.add_parser(
+        "data", help="build or inspect a domain's dataset", formatter_class=_FMT,
+        description="Domain data commands (synthesise, import a folder, statistics ...): "
+        "`fick data DOMAIN --help` lists them.",
+        epilog=_examples("fick data images --help", "fick data molecules stats"),
+    )
+    p.add_argument("domain", help="domain name")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the domain's data command and its options")
+    p.set_defaults(func=cmd_data)
+
+    p = subs.add_parser(
+        "models", help="list shipped pretrained and registered models", formatter_class=_FMT,
+        epilog=_examples("fick models"),
+    )
+    p.set_defaults(func=cmd_models)
+
+    p = subs.add_parser(
+        "demo", help="sample + evaluate every shipped pretrained model, log to mlflow.db", formatter_class=_FMT,
+        description="Sample every pretrained model shipped by every domain, evaluate the samples, "
+        "log each to MLflow (experiment 'demo') and print where the outputs are.",
+        epilog=_examples("fick demo", "fick demo -n 8 --out outputs/demo"),
+    )
+    p.add_argument("-n", type=int, default=16, help="samples per model (default 16)")
+    p.add_argument("--steps", type=int, help="sampling steps (default: each model's)")
+    p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from fick.domains.base import FickError
+
+    errors: list[type[BaseException]] = [FickError]
+    try:  # the core has its own FickError (it may not import fick.domains)
+        from fick.core.errors import FickError as CoreFickError
+
+        errors.append(CoreFickError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fick`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    user_errors = _user_errors()
+    try:
+        return int(args.func(args) or 0)
+    except user_errors as err:
+        print(f"fick: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        print(f"fick: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fick: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""``fick sample`` and ``fick evaluate``: draw samples from a model, export, measure, track.
+
+Samples are drawn in shards of ``shard_size`` items, shard ``i`` with seed ``seed + i``, so the
+result does not depend on how many processes draw them: one process loops over the shards;
+``--devices K --num-nodes M`` runs the same shards through Lightning's predict loop, every rank
+exporting its shards to ``<out>/shards/``, and rank 0 merges them (``plugin.load_samples`` +
+concatenation + ``task.export``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from fick.domains.base import FickError
+from fick.pipelines.modelio import LoadedModel
+
+__all__ = ["SAMPLES_MANIFEST", "SampleResult", "draw", "evaluate_samples", "shard_plan", "shared_out_dir", "track_evaluation"]
+
+SAMPLES_MANIFEST = "fick-samples.yaml"
+
+
+@dataclass
+class SampleResult:
+    samples: list | None  # None on ranks other than 0
+    files: list[Path]
+    out_dir: Path
+    seconds: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def items_per_s(self) -> float:
+        return len(self.samples or []) / max(self.seconds, 1e-9)
+
+
+def shard_plan(n: int, shard_size: int) -> list[tuple[int, int]]:
+    """[(shard index, items)] covering ``n`` items."""
+    if n <= 0:
+        raise FickError(f"-n must be positive, got {n}")
+    size = max(1, shard_size)
+    return [(i, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", leave=False)
+
+
+def _draw_shard(task, count: int, seed: int, kwargs: dict[str, Any], device) -> list:
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        return list(task.sample(count, generator=generator, **kwargs))
+
+
+def draw(
+    model: LoadedModel,
+    n: int,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    shard_size: int = 64,
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    accelerator: str = "auto",
+    show_progress: bool = True,
+    **kwargs: Any,
+) -> SampleResult:
+    """Draw ``n`` samples with ``task.sample(**kwargs)`` and export them to ``out_dir``."""
+    out_dir = Path(out_dir)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    plan = shard_plan(n, shard_size)
+    started = time.perf_counter()
+    distributed = str(devices) not in ("1",) or int(num_nodes) > 1
+    if distributed:
+        samples = _draw_distributed(model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator)
+        if samples is None:  # not rank 0: its shards are written, rank 0 merges
+            return SampleResult(None, [], out_dir, time.perf_counter() - started, kwargs)
+    else:
+        device = _device(accelerator)
+        model.task.to(device)
+        samples = []
+        bar = _progress_bar(n, "sampling") if show_progress else None
+        for index, count in plan:
+            samples += _draw_shard(model.task, count, seed + index, kwargs, device)
+            if bar is not None:
+                bar.update(count)
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = list(model.task.export(samples, out_dir))
+    manifest = {
+        "domain": model.domain,
+        "task": model.task_name,
+        "model": model.source,
+        "n": len(samples),
+        "seed": seed,
+        "shard_size": shard_size,
+        "seconds": round(seconds, 4),
+        "sampling": {k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool | dict | list)},
+    }
+    (out_dir / SAMPLES_MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return SampleResult(samples, files, out_dir, seconds, kwargs)
+
+
+def _device(accelerator: str) -> torch.device:
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _first(batch):
+    return batch[0]
+
+
+def _draw_distributed(model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator) -> list | None:
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    shard_root = out_dir / "shards"
+
+    class ShardSampler(L.LightningModule):
+        def __init__(self, task):
+            super().__init__()
+            self.task = task
+
+        def predict_step(self, batch, batch_idx):
+            index, count = batch
+            samples = _draw_shard(self.task, count, seed + index, kwargs, self.device)
+            self.task.export(samples, shard_root / f"shard_{index:06d}")
+            return None
+
+        def on_predict_epoch_end(self):
+            self.trainer.strategy.barrier()  # every shard is on disk before rank 0 merges
+
+    loader = DataLoader(plan, batch_size=1, collate_fn=_first)
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy="ddp" if accelerator != "auto" or not torch.cuda.is_available() else "auto",
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.predict(ShardSampler(model.task), loader, return_predictions=False)
+    if not trainer.is_global_zero:
+        return None
+    samples: list = []
+    for index, _ in plan:
+        shard = shard_root / f"shard_{index:06d}"
+        if not shard.exists():
+            raise FickError(f"sampling shard {shard} is missing: a process failed; rerun fick sample")
+        samples += list(model.plugin.load_samples(shard))
+    shutil.rmtree(shard_root, ignore_errors=True)
+    return samples
+
+
+def evaluate_samples(model: LoadedModel, samples: list, reference: Any) -> dict[str, float]:
+    """The domain's metrics of ``samples`` (against the reference DataBundle, if any)."""
+    try:
+        return {k: float(v) for k, v in model.task.evaluate(samples, reference).items()}
+    except NotImplementedError as err:
+        raise FickError(f"{model.domain}/{model.task_name} models have no sample metrics ({err})") from err
+
+
+def reference_data(model: LoadedModel, reference: str | None, overrides: list[str] | None = None):
+    """The DataBundle to evaluate against: a config file's data section, else the data the
+    model was trained on (recorded in fick.yaml); None when neither is available."""
+    from fick.pipelines import config as config_mod
+
+    types = model.plugin.config_types(model.task_name)
+    if reference:
+        raw = config_mod.read_yaml(reference)
+        data_raw = raw.get("data", raw) if isinstance(raw, dict) else {}
+    elif model.data is not None:
+        data_raw = model.data
+    else:
+        return None
+    data_raw = config_mod.apply_overrides(data_raw or {}, overrides)
+    data_cfg = config_mod.from_dict(types["data"], data_raw, "data")
+    return model.plugin.build_data(model.task_name, data_cfg, seed=0)
+
+
+def track_evaluation(
+    experiment: str,
+    model: LoadedModel,
+    metrics: dict[str, float],
+    *,
+    params: dict[str, Any],
+    files_dir: Path | None,
+    run_name: str | None = None,
+) -> str:
+    """Log one evaluation as an MLflow run (params, metrics, sample files); returns its id."""
+    from fick.pipelines import tracking
+
+    client = tracking.client(tracking.tracking_uri())
+    exp = tracking.experiment_id(client, experiment)
+    run = client.create_run(exp, run_name=run_name, tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": "evaluation"})
+    status = "FAILED"
+    try:
+        tracking.log_params(client, run.info.run_id, {"model": model.source, **params})
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        client.log_batch(run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+        if files_dir is not None and Path(files_dir).exists():
+            client.log_artifacts(run.info.run_id, str(files_dir), "samples")
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run.info.run_id, status)
+    return run.info.run_id
+
+
+@contextmanager
+def shared_out_dir(wanted: Path):
+    """The output folder, shared with the processes Lightning's DDP launcher starts (they
+    re-run the command line, whose default folder name holds the time)."""
+    key = "FICK_SAMPLE_OUT"
+    if key in os.environ:  # a launched worker: use rank 0's folder
+        yield Path(os.environ[key])
+        return
+    os.environ[key] = str(Path(wanted).resolve())
+    try:
+        yield Path(os.environ[key])
+    finally:
+        os.environ.pop(key, None)

@@ -1,0 +1,95 @@
+"""``fick train`` -> MLflow -> ``fick sample`` / ``evaluate`` / ``compare``, in one process."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+from conftest import mlflow_runs, run_cli, write_config
+
+from fick.pipelines import modelio
+
+
+def _points(path: Path) -> torch.Tensor:
+    with open(path) as f:
+        return torch.tensor([[float(a), float(b)] for a, b in csv.reader(f)])
+
+
+def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir, capsys):
+    assert run_cli("train", tiny_config, "--register", "toyring") == 0
+    client, runs = mlflow_runs("toy/tiny")
+    assert len(runs) == 1
+    run = runs[0]
+    rid = run.info.run_id
+    assert run.info.status == "FINISHED"
+    # every resolved config value is a param, defaults included
+    params = run.data.params
+    assert params["train.max_steps"] == "12" and params["model.hidden"] == "16" and params["train.lr_schedule"] == "cosine"
+    # metrics per step: training loss, validation loss, the domain's sample metrics, speed
+    for key in ("train/loss", "val/loss", "val/centre_dist", "val/on_mode", "sample/items_per_s", "lr-AdamW"):
+        assert key in run.data.metrics, key
+    steps = [m.step for m in client.get_metric_history(rid, "val/centre_dist")]
+    assert steps == [6, 12]
+    # the cosine schedule has decayed to ~0 by the last step
+    lr = sorted(client.get_metric_history(rid, "lr-AdamW"), key=lambda m: m.step)
+    assert lr[-1].value < 0.1 * max(m.value for m in lr)
+    # the dataset with its digest, the config YAML, sample files and the model as artifacts
+    (ds,) = run.inputs.dataset_inputs
+    assert ds.dataset.name == "toy-ring" and len(ds.dataset.digest) > 8
+    assert run.data.tags["fick.data_digest"].startswith(ds.dataset.digest)
+    top = {a.path for a in client.list_artifacts(rid)}
+    assert {"config.yaml", "model", "samples"} <= top
+    assert {a.path for a in client.list_artifacts(rid, "model")} == {"model/model.safetensors", "model/fick.yaml"}
+    assert {a.path for a in client.list_artifacts(rid, "samples")} == {"samples/step_0000006", "samples/step_0000012"}
+
+    # the logged model loads by URI and draws what the model on disk draws
+    out = workdir / "drawn"
+    assert run_cli("sample", f"runs:/{rid}/model", "-n", "10", "--seed", "3", "--out", out) == 0
+    drawn = _points(out / "sample.csv")
+    assert drawn.shape == (10, 2)
+    local = modelio.load(Path(run.data.tags["fick.run_dir"]) / "model")
+    again = torch.stack(local.task.sample(10, generator=torch.Generator().manual_seed(3)))
+    torch.testing.assert_close(drawn, again, rtol=1e-6, atol=1e-6)
+
+    # registered with an alias
+    assert run_cli("sample", "models:/toyring@current", "-n", "4", "--out", workdir / "reg") == 0
+    assert _points(workdir / "reg" / "sample.csv").shape == (4, 2)
+
+    # evaluate the sample folder: a table on stdout and a run in MLflow
+    capsys.readouterr()
+    assert run_cli("evaluate", out) == 0
+    printed = capsys.readouterr().out
+    assert "centre_dist" in printed and "on_mode" in printed
+    _, evals = mlflow_runs("evaluations")
+    assert len(evals) == 1 and "centre_dist" in evals[0].data.metrics
+
+
+def test_compare_shows_runs_with_different_settings(tiny_config, workdir, capsys):
+    assert run_cli("train", tiny_config, "--set", "model.hidden=8") == 0
+    assert run_cli("train", tiny_config, "--set", "model.hidden=12", "--set", "train.lr=1e-2") == 0
+    capsys.readouterr()
+    assert run_cli("compare", "--experiment", "toy/tiny", "--format", "csv", "--plot", workdir / "c.png") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    assert len(rows) == 2
+    # only the differing params are columns, with both runs' values
+    assert "model.hidden" in header and "train.lr" in header and "train.max_steps" not in header
+    assert sorted(r["model.hidden"] for r in rows) == ["12", "8"]
+    for col in ("val/centre_dist", "train_time_s", "samples_per_s"):
+        assert col in header and all(float(r[col]) > 0 for r in rows)
+    assert (workdir / "c.png").stat().st_size > 1000
+    assert run_cli("compare", "--format", "markdown", "--filter", "params.`model.hidden` = '8'") == 0
+    md = capsys.readouterr().out.strip().splitlines()
+    assert md[0].startswith("| run |") and len(md) == 3  # header, rule, one run
+
+
+def test_classifier_task_trains_with_validation_metrics(workdir):
+    cfg = write_config(workdir / "clf.yaml", task="classifier", train={"max_steps": 30, "lr": 1e-2, "ema_decay": None})
+    assert run_cli("train", cfg) == 0
+    _, (run,) = mlflow_runs("toy/clf")
+    assert run.info.status == "FINISHED"
+    # a separable ring of 4 blobs: 30 steps of a small MLP classify most validation points
+    assert run.data.metrics["val/accuracy"] > 0.7
+    assert "samples" not in {a.path for a in mlflow_runs()[0].list_artifacts(run.info.run_id)}

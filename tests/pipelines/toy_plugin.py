@@ -1,0 +1,201 @@
+"""A tiny test-only domain: points in the plane drawn from a ring of Gaussians.
+
+Two tasks exercise both paths of the pipelines: ``diffusion`` (an MLP denoiser trained with
+``fick.core``'s loss, sampled with DDIM) and ``classifier`` (which Gaussian a point came from).
+Its metric has a closed-form truth: samples of a good model lie near the ring's centres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from fick.domains.base import DataBundle, FickError, Task
+
+__all__ = ["ToyClassifier", "ToyData", "ToyDiffusion", "ToyModel", "ToyPlugin", "plugin"]
+
+
+@dataclass
+class ToyData:
+    n_train: int = 256
+    n_val: int = 64
+    centres: int = 4
+    radius: float = 2.0
+    std: float = 0.1
+    root: str | None = None  # a folder with points.csv instead of the synthetic ring
+
+
+@dataclass
+class ToyModel:
+    hidden: int = 32
+    layers: int = 2
+    num_steps: int = 100  # diffusion training steps T
+    sample_steps: int = 20
+    fail_at_call: int | None = None  # raise in loss() on this call (tests of FAILED runs)
+
+
+def ring_centres(k: int, radius: float) -> torch.Tensor:
+    angle = torch.arange(k, dtype=torch.float32) * (2 * math.pi / k)
+    return radius * torch.stack([angle.cos(), angle.sin()], 1)
+
+
+def _mlp(d_in: int, d_out: int, hidden: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = [nn.Linear(d_in, hidden), nn.SiLU()]
+    for _ in range(layers - 1):
+        mods += [nn.Linear(hidden, hidden), nn.SiLU()]
+    mods.append(nn.Linear(hidden, d_out))
+    return nn.Sequential(*mods)
+
+
+def _cfg(model_cfg: Any) -> ToyModel:
+    return model_cfg if isinstance(model_cfg, ToyModel) else ToyModel(**model_cfg)
+
+
+class ToyDiffusion(Task):
+    kind = "diffusion"
+
+    def __init__(self, cfg: ToyModel, info: dict):
+        super().__init__()
+        self.cfg = cfg
+        self.info = info
+        from fick.core.schedules import linear
+
+        self.net = _mlp(3, 2, cfg.hidden, cfg.layers)
+        self.process = linear(num_steps=cfg.num_steps, beta_start=1e-4, beta_end=0.2)
+        self.register_buffer("abar", self.process.alphas_cumprod.float(), persistent=False)
+
+    def denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t.float().reshape(-1, 1).expand(x.shape[0], 1) / self.cfg.num_steps
+        return self.net(torch.cat([x, t], 1))
+
+    def loss(self, batch):
+        from fick.core.losses import training_loss
+
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.cfg.fail_at_call is not None and self.calls >= self.cfg.fail_at_call:
+            raise RuntimeError("toy failure requested by model.fail_at_call")
+        out = training_loss(self.denoise, batch[0], self.process, prediction="epsilon")
+        loss = out.loss.mean()
+        return loss, {"mse": float(loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, n, *, steps=None, sampler=None, guidance=None, condition=None, generator=None, progress=None, **options):
+        if sampler not in (None, "ddim"):
+            raise FickError(f"toy diffusion samples with ddim only, not {sampler!r}")
+        steps = steps or self.cfg.sample_steps
+        device = self.abar.device
+        x = torch.randn(n, 2, generator=generator, device=device)
+        ts = torch.linspace(self.cfg.num_steps - 1, 0, steps, device=device).round().long()
+        for i, t in enumerate(ts):
+            a = self.abar[t]
+            eps = self.denoise(x, t.expand(n))
+            x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+            a_prev = self.abar[ts[i + 1]] if i + 1 < len(ts) else torch.ones((), device=device)
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            if progress:
+                progress(i + 1, len(ts))
+        return [row for row in x.cpu()]
+
+    def evaluate(self, samples, data):
+        pts = torch.stack(list(samples))
+        centres = torch.tensor(self.info["centres"])
+        dist = torch.cdist(pts, centres).min(1).values
+        return {"centre_dist": float(dist.mean()), "on_mode": float((dist < 4 * self.info["std"]).float().mean())}
+
+    def export(self, samples, out_dir, prefix="sample"):
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{prefix}.csv"
+        lines = [f"{float(p[0])!r},{float(p[1])!r}" for p in samples]
+        path.write_text("\n".join(lines) + "\n")
+        return [path]
+
+    def saved_config(self):
+        return asdict(self.cfg)
+
+
+class ToyClassifier(Task):
+    kind = "classifier"
+
+    def __init__(self, cfg: ToyModel, info: dict):
+        super().__init__()
+        self.cfg = cfg
+        self.net = _mlp(2, len(info["centres"]), cfg.hidden, cfg.layers)
+
+    def loss(self, batch):
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y), {}
+
+    def validation_metrics(self, batch):
+        x, y = batch
+        logits = self.net(x)
+        return {"loss": float(nn.functional.cross_entropy(logits, y)), "accuracy": float((logits.argmax(1) == y).float().mean())}
+
+    def saved_config(self):
+        return asdict(self.cfg)
+
+
+class ToyPlugin:
+    name = "toy"
+
+    def __init__(self):
+        self.shipped: dict[str, Path] = {}
+
+    def tasks(self):
+        return ["diffusion", "classifier"]
+
+    def config_types(self, task):
+        return {"data": ToyData, "model": ToyModel}
+
+    def build_data(self, task, data_cfg: ToyData, *, seed: int) -> DataBundle:
+        centres = ring_centres(data_cfg.centres, data_cfg.radius)
+        if data_cfg.root is not None:
+            root = Path(data_cfg.root)
+            if not root.is_dir():
+                raise FickError(f"data folder '{root}' does not exist: pass an existing folder with --set data.root=PATH")
+            pts = torch.tensor([[float(v) for v in line.split(",")] for line in (root / "points.csv").read_text().split()])
+            labels = torch.cdist(pts, centres).argmin(1)
+        else:
+            g = torch.Generator().manual_seed(seed)
+            n = data_cfg.n_train + data_cfg.n_val
+            labels = torch.randint(0, data_cfg.centres, (n,), generator=g)
+            pts = centres[labels] + data_cfg.std * torch.randn(n, 2, generator=g)
+        n_val = min(data_cfg.n_val, len(pts) // 4)
+        train = TensorDataset(pts[n_val:], labels[n_val:])
+        val = TensorDataset(pts[:n_val], labels[:n_val]) if n_val else None
+        digest = hashlib.sha256(pts.numpy().tobytes()).hexdigest()
+        info = {"centres": centres.tolist(), "std": data_cfg.std}
+        return DataBundle(train=train, val=val, info=info, name="toy-ring", source=data_cfg.root or "synthetic", digest=digest)
+
+    def build_task(self, task, model_cfg, info, resolve):
+        cfg = _cfg(model_cfg)
+        if task == "diffusion":
+            return ToyDiffusion(cfg, info)
+        if task == "classifier":
+            return ToyClassifier(cfg, info)
+        raise FickError(f"toy has no task {task!r}")
+
+    def load_samples(self, path):
+        path = Path(path)
+        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        return [torch.tensor([float(v) for v in line.split(",")]) for f in files for line in f.read_text().split()]
+
+    def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        stats = sub.add_parser("stats", help="print the size of the synthetic ring")
+        stats.add_argument("--centres", type=int, default=4)
+        stats.set_defaults(func=lambda args: print(f"centres={args.centres}") or 0)
+
+    def pretrained(self):
+        return dict(self.shipped)
+
+
+plugin = ToyPlugin()
