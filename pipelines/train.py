@@ -317,10 +317,8 @@ def train(
         status = "FINISHED"
         print(f"fick: run {run.run_id} finished; model at {model_dir} and runs:/{run.run_id}/model")
         return run.run_id
-    except (KeyboardInterrupt, SystemExit) as err:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM (Lightning's SIGTERMException)
         status = "KILLED"
-        if isinstance(err, SystemExit) and err.code in (0, None):
-            status = "FINISHED"
         raise
     finally:
         if run is not None:

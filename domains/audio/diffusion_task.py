@@ -207,49 +207,54 @@ class LatentDiffusionTask(Task):
                generator=None, progress=None, **options) -> list[Clip]:
         """``n`` clips; options: ``duration`` (seconds, any length), ``inpaint`` (an audio file)
         with ``keep`` ("START-END" seconds of it held fixed, the rest generated),
-        ``batch_size`` (default 64), ``griffin_lim_iters``, and sampler options (eta, karras ...)."""
+        ``batch_size`` (default 64), and sampler options (eta, karras ...)."""
+        batch_size = int(options.pop("batch_size", 64))
+        labels = self._labels(n, condition)
+        rate = self.front.settings.sample_rate
+        clips: list[Clip] = []
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            t0 = time.perf_counter()
+
+            def step(i, total, base=lo // batch_size):
+                if progress is not None:
+                    progress(base * total + i, math.ceil(n / batch_size) * total)
+
+            log_mel, meta = self.sample_log_mels(
+                labels[lo:hi], steps=steps, sampler=sampler, guidance=guidance,
+                generator=generator, progress=step, **dict(options))
+            audio = self._vocode(log_mel).float().cpu()
+            per_clip = (time.perf_counter() - t0) / (hi - lo)
+            for k in range(hi - lo):
+                label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
+                clips.append(Clip(audio[k], rate, label, per_clip, dict(meta)))
+        return clips
+
+    @torch.no_grad()
+    def sample_log_mels(self, labels: torch.Tensor, *, steps=None, sampler=None, guidance=None,
+                        generator=None, progress=None, **options) -> tuple[torch.Tensor, dict]:
+        """Sample latents for ``labels`` (B,) and decode them: unnormalised log-mels (B, M, T)."""
         device = self.latent_scale.device
         s = self.front.settings
+        n = labels.shape[0]
+        labels = labels.to(device)
         duration = float(options.pop("duration", self.info.get("duration", 1.0)))
         inpaint, keep = options.pop("inpaint", None), options.pop("keep", None)
-        batch_size = int(options.pop("batch_size", 64))
         steps = int(steps or self.cfg.steps)
         sampler = sampler or self.cfg.sampler
         scale = self.cfg.guidance if guidance is None else float(guidance)
-        labels = self._labels(n, condition).to(device)
         mask = known = None
         if inpaint is not None:
             frames, mask, known = self._inpaint_known(str(inpaint), keep or "0-0.5", n, device)
         else:
             frames = max(self.factor, int(round(duration * s.sample_rate / s.hop_length)))
-        latent_frames = math.ceil(frames / self.factor)
         model = self.network if scale == 1.0 else core_guidance.classifier_free(self.network, scale)
-        clips: list[Clip] = []
-        done, total = 0, math.ceil(n / batch_size) * steps
-        for lo in range(0, n, batch_size):
-            hi = min(n, lo + batch_size)
-            t0 = time.perf_counter()
-            noise = torch.randn((hi - lo, self.latent_channels, self.latent_height, latent_frames),
-                                generator=generator, device=generator.device if generator else device)
-            noise = noise.to(device)
-
-            def step(i, _total, base=done):
-                if progress is not None:
-                    progress(base + i, total)
-
-            z = core_sample(model, noise, self.process, sampler=sampler, steps=steps,
-                            prediction=self.cfg.prediction, generator=generator,
-                            mask=None if mask is None else mask[lo:hi],
-                            known=None if known is None else known[lo:hi],
-                            callback=step, model_kwargs={"label": labels[lo:hi]}, **options)
-            audio = self._vocode(self.from_latent(z, frames)).float().cpu()
-            per_clip = (time.perf_counter() - t0) / (hi - lo)
-            done += steps
-            for k in range(hi - lo):
-                label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
-                clips.append(Clip(audio[k], s.sample_rate, label, per_clip,
-                                  {"steps": steps, "sampler": sampler, "guidance": scale}))
-        return clips
+        noise = torch.randn((n, self.latent_channels, self.latent_height, math.ceil(frames / self.factor)),
+                            generator=generator, device=generator.device if generator else device)
+        z = core_sample(model, noise.to(device), self.process, sampler=sampler, steps=steps,
+                        prediction=self.cfg.prediction, generator=generator, mask=mask, known=known,
+                        callback=progress, model_kwargs={"label": labels}, **options)
+        return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
 
     # -- evaluation ----------------------------------------------------------------------
     def _log_mels(self, clips: list[Clip]) -> torch.Tensor:

@@ -13,8 +13,6 @@ import threading
 
 import numpy as np
 
-from fick.domains.base import FickError
-
 __all__ = ["EspeakSynth", "espeak_synth"]
 
 # Constants of speak_lib.h (espeak-ng 1.52).
@@ -23,6 +21,18 @@ _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _EE_OK = 0
+
+
+
+def FickError(message: str) -> Exception:  # noqa: N802 - stands in for the class
+    """fick's user-facing error, imported late: the synthesis worker runs as a bare script
+    (numpy + ctypes only) so that it starts fast."""
+    try:
+        from fick.domains.base import FickError as error
+    except ImportError:  # pragma: no cover - the worker outside an installed fick
+        return RuntimeError(message)
+    return error(message)
+
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
@@ -114,7 +124,7 @@ def synthesise_in_subprocess(requests: list[dict], timeout: float = 600.0) -> li
         req_path, out_path = Path(tmp) / "requests.json", Path(tmp) / "audio.npz"
         req_path.write_text(json.dumps(requests))
         proc = subprocess.run(
-            [sys.executable, "-m", "fick.domains.audio.espeak", str(req_path), str(out_path)],
+            [sys.executable, str(Path(__file__).resolve()), str(req_path), str(out_path)],
             capture_output=True, text=True, timeout=timeout,
         )
         if proc.returncode != 0:

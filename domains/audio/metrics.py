@@ -23,7 +23,6 @@ probabilities ``p(y|x)`` and its penultimate features. Definitions (natural logs
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 import torch
 
 __all__ = [
@@ -86,12 +85,13 @@ def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(stats_a, stats_b) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two (mean, covariance) pairs."""
     (mu1, s1), (mu2, s2) = stats_a, stats_b
-    covmean, _ = scipy.linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise as in pytorch-fid
-        offset = np.eye(s1.shape[0]) * 1e-6
-        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
+    # Tr((S1 S2)^(1/2)) = Tr((S1^(1/2) S2 S1^(1/2))^(1/2)): a symmetric PSD matrix, so its
+    # square root's trace is the sum of the square roots of its eigenvalues (stable, real).
+    w, v = np.linalg.eigh(np.atleast_2d(s1))
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root1 @ np.atleast_2d(s2) @ root1)
+    trace_covmean = float(np.sqrt(np.clip(inner, 0.0, None)).sum())
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2.0 * trace_covmean)
 
 
 def log_mel_l1(log_mel_pred: torch.Tensor, log_mel_true: torch.Tensor) -> float:

@@ -13,14 +13,27 @@ class SmallCNN(nn.Module):
     """Conv blocks halving the resolution, global average pooling, a ``feature_dim`` penultimate
     layer, then logits. Works for any image size >= 2**len(widths)."""
 
-    def __init__(self, channels: int, num_classes: int, widths: tuple[int, ...] = (32, 64), feature_dim: int = 64,
-                 dropout: float = 0.2):
+    def __init__(
+        self,
+        channels: int,
+        num_classes: int,
+        widths: tuple[int, ...] = (32, 64),
+        feature_dim: int = 64,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         ch = channels
         for w in widths:
-            layers += [nn.Conv2d(ch, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-                       nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(ch, w, 3, padding=1),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+                nn.Conv2d(w, w, 3, padding=1),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             ch = w
         self.body = nn.Sequential(*layers)
         self.project = nn.Linear(ch, feature_dim)

@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from fick.domains.base import Task
 
 from .classifier_net import SmallCNN
@@ -27,7 +26,9 @@ class AutoencoderTask(Task):
         super().__init__()
         self.cfg = coerce_config(AutoencoderConfig, cfg)
         self.info = dict(info)
-        self.vae = KLVAE(info["channels"], self.cfg.latent_channels, self.cfg.downsample, self.cfg.width)
+        self.vae = KLVAE(
+            info["channels"], self.cfg.latent_channels, self.cfg.downsample, self.cfg.width
+        )
 
     def loss(self, batch):
         images = batch[0]
@@ -42,8 +43,11 @@ class AutoencoderTask(Task):
         recon = self.vae.decode(mean)
         mse = F.mse_loss(recon.clamp(-1, 1), images)
         # PSNR for a signal range of 2 ([-1, 1])
-        return {"l1": float((recon - images).abs().mean()), "psnr": float(10 * torch.log10(4.0 / mse)),
-                "latent_std": float(mean.std())}
+        return {
+            "l1": float((recon - images).abs().mean()),
+            "psnr": float(10 * torch.log10(4.0 / mse)),
+            "latent_std": float(mean.std()),
+        }
 
     def saved_config(self) -> dict[str, Any]:
         return asdict(self.cfg)
@@ -58,8 +62,13 @@ class ClassifierTask(Task):
         super().__init__()
         self.cfg = coerce_config(ClassifierConfig, cfg)
         self.info = dict(info)
-        self.net = SmallCNN(info["channels"], info["num_classes"], tuple(self.cfg.widths),
-                            self.cfg.feature_dim, self.cfg.dropout)
+        self.net = SmallCNN(
+            info["channels"],
+            info["num_classes"],
+            tuple(self.cfg.widths),
+            self.cfg.feature_dim,
+            self.cfg.dropout,
+        )
 
     def loss(self, batch):
         images, labels = batch
@@ -71,8 +80,10 @@ class ClassifierTask(Task):
     def validation_metrics(self, batch) -> dict[str, float]:
         images, labels = batch
         logits = self.net(images)
-        return {"loss": float(F.cross_entropy(logits, labels)),
-                "accuracy": float((logits.argmax(1) == labels).float().mean())}
+        return {
+            "loss": float(F.cross_entropy(logits, labels)),
+            "accuracy": float((logits.argmax(1) == labels).float().mean()),
+        }
 
     @torch.no_grad()
     def features_and_logits(self, images: torch.Tensor, batch_size: int = 512):

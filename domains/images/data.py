@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
-
 from fick.domains.base import DataBundle, FickError
+from torch.utils.data import Dataset
 
 from .config import ImageDataConfig
 
@@ -49,7 +48,9 @@ class ImageDataset(Dataset):
             x = x.flip(-1)
         if "shift" in self.augment:  # translate by up to one pixel, padding with background
             dy, dx = (int(v) for v in torch.randint(-1, 2, (2,)))
-            x = torch.roll(F.pad(x, (1, 1, 1, 1), value=-1.0), shifts=(dy, dx), dims=(-2, -1))[..., 1:-1, 1:-1]
+            x = torch.roll(F.pad(x, (1, 1, 1, 1), value=-1.0), shifts=(dy, dx), dims=(-2, -1))[
+                ..., 1:-1, 1:-1
+            ]
         return x, int(self.labels[i])
 
 
@@ -84,14 +85,20 @@ def folder_images(root: str | Path, image_size: int, channels: int = 3, resize: 
 
     root = Path(root)
     if not root.is_dir():
-        raise FickError(f"image folder '{root}' does not exist: pass a folder of class subfolders with "
-                        f"--set data.root=PATH")
+        raise FickError(
+            f"image folder '{root}' does not exist: pass a folder of class subfolders with "
+            f"--set data.root=PATH"
+        )
     if channels not in (1, 3):
         raise FickError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise FickError(f"image folder '{root}' has no class subfolders: put images in {root}/<class name>/")
-    resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}.get(resize)
+        raise FickError(
+            f"image folder '{root}' has no class subfolders: put images in {root}/<class name>/"
+        )
+    resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}.get(
+        resize
+    )
     if resample is None:
         raise FickError(f"unknown resize mode '{resize}': use bilinear or bicubic")
     images, labels, skipped = [], [], []
@@ -102,7 +109,9 @@ def folder_images(root: str | Path, image_size: int, channels: int = 3, resize: 
                 continue
             try:
                 with Image.open(path) as img:
-                    img = img.convert("L" if channels == 1 else "RGB").resize((image_size, image_size), resample)
+                    img = img.convert("L" if channels == 1 else "RGB").resize(
+                        (image_size, image_size), resample
+                    )
                     arr = np.asarray(img, dtype=np.float32)
             except (OSError, UnidentifiedImageError, ValueError) as err:
                 skipped.append(f"{path} ({type(err).__name__})")
@@ -113,9 +122,14 @@ def folder_images(root: str | Path, image_size: int, channels: int = 3, resize: 
             images.append(torch.from_numpy(arr / 127.5 - 1.0))
             labels.append(label)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s) in '{root}': " + "; ".join(skipped), stacklevel=2)
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable image(s) in '{root}': " + "; ".join(skipped),
+            stacklevel=2,
+        )
     if not images:
-        raise FickError(f"image folder '{root}' has no readable images ({', '.join(IMAGE_SUFFIXES)})")
+        raise FickError(
+            f"image folder '{root}' has no readable images ({', '.join(IMAGE_SUFFIXES)})"
+        )
     return torch.stack(images), torch.tensor(labels), classes, digest.hexdigest(), skipped
 
 
@@ -137,13 +151,18 @@ def build_image_data(cfg: ImageDataConfig) -> DataBundle:
     if cfg.source == "digits":
         images, labels, raw = digits_images(cfg.image_size, cfg.channels, cfg.resize)
         classes = [str(i) for i in range(10)]
-        digest = hashlib.sha256(raw.tobytes() + labels.numpy().tobytes() + settings.encode()).hexdigest()
+        digest = hashlib.sha256(
+            raw.tobytes() + labels.numpy().tobytes() + settings.encode()
+        ).hexdigest()
         name, source, skipped = f"digits-{cfg.image_size}px", "sklearn.datasets.load_digits", []
     elif cfg.source == "folder":
         if not cfg.root:
-            raise FickError("data.source is 'folder' but data.root is not set: pass --set data.root=PATH")
+            raise FickError(
+                "data.source is 'folder' but data.root is not set: pass --set data.root=PATH"
+            )
         images, labels, classes, file_digest, skipped = folder_images(
-            cfg.root, cfg.image_size, cfg.channels, cfg.resize)
+            cfg.root, cfg.image_size, cfg.channels, cfg.resize
+        )
         digest = hashlib.sha256((file_digest + settings).encode()).hexdigest()
         name, source = f"{Path(cfg.root).name}-{cfg.image_size}px", str(Path(cfg.root).resolve())
     else:

@@ -13,12 +13,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
 import fick.core
+import torch
 from fick.core.errors import FickError as CoreError
 from fick.domains.base import DataBundle, FickError, Progress, Resolver, Task
+from torch import nn
 
 from .companion_tasks import AutoencoderTask, ClassifierTask
 from .config import DiffusionConfig, ImageDataConfig, coerce_config
@@ -35,7 +34,9 @@ def make_process(cfg: DiffusionConfig):
     try:
         return fick.core.schedules.by_name(cfg.schedule, **dict(cfg.schedule_args))
     except (CoreError, ValueError, TypeError) as err:
-        raise FickError(f"model.schedule '{cfg.schedule}' with {dict(cfg.schedule_args)}: {err}") from err
+        raise FickError(
+            f"model.schedule '{cfg.schedule}' with {dict(cfg.schedule_args)}: {err}"
+        ) from err
 
 
 def process_time_scale(process) -> float:
@@ -55,18 +56,24 @@ def _companion(kind: type[Task], ref: Any, what: str, resolve: Resolver | None) 
             raise FickError(f"model.{what} '{ref}' needs the model resolver: load it through fick")
         task = resolve(str(ref))
         if not isinstance(task, kind):
-            raise FickError(f"model.{what} '{ref}' is a {type(task).__name__}, not an images {kind.kind} model")
+            raise FickError(
+                f"model.{what} '{ref}' is a {type(task).__name__}, not an images {kind.kind} model"
+            )
     task.requires_grad_(False)
     return task.eval()
 
 
-def _labels_for(n: int, condition: dict[str, Any] | None, class_names: list[str], device) -> torch.Tensor:
+def _labels_for(
+    n: int, condition: dict[str, Any] | None, class_names: list[str], device
+) -> torch.Tensor:
     """Labels of n samples: ``condition["label"]`` (an index, a class name, or a list of them),
     otherwise 0, 1, ..., K-1 cycling so every class is represented equally."""
     k = len(class_names)
     unknown = sorted(set(condition or {}) - {"label"})
     if unknown:
-        raise FickError(f"unknown condition(s) {unknown} for images: the only condition is label=<class>")
+        raise FickError(
+            f"unknown condition(s) {unknown} for images: the only condition is label=<class>"
+        )
     if not condition or condition.get("label") is None:
         return torch.arange(n, device=device) % k
     raw = condition["label"]
@@ -89,31 +96,49 @@ def _labels_for(n: int, condition: dict[str, Any] | None, class_names: list[str]
 class DiffusionTask(Task):
     kind = "diffusion"
 
-    def __init__(self, cfg: DiffusionConfig | dict, info: dict[str, Any], resolve: Resolver | None = None):
+    def __init__(
+        self, cfg: DiffusionConfig | dict, info: dict[str, Any], resolve: Resolver | None = None
+    ):
         super().__init__()
         self.cfg = coerce_config(DiffusionConfig, cfg)
         self.info = dict(info)
         self.process = make_process(self.cfg)
         self.autoencoder = _companion(AutoencoderTask, self.cfg.vae, "vae", resolve)
-        self.metrics_classifier = _companion(ClassifierTask, self.cfg.metrics_classifier, "metrics_classifier",
-                                             resolve)
+        self.metrics_classifier = _companion(
+            ClassifierTask, self.cfg.metrics_classifier, "metrics_classifier", resolve
+        )
         size, channels = info["image_size"], info["channels"]
         if self.autoencoder is not None:
             vae = self.autoencoder.vae
             if vae.channels != channels:
-                raise FickError(f"model.vae has {vae.channels} image channels but the data has {channels}")
+                raise FickError(
+                    f"model.vae has {vae.channels} image channels but the data has {channels}"
+                )
             size, channels = size // vae.downsample, vae.latent_channels
         self.state_shape = (channels, size, size)
         # 1 / std of the VAE latents, measured on the first training batch (0: not yet measured)
         self.register_buffer("latent_scale", torch.zeros(()))
-        common = dict(image_size=size, channels=channels, num_classes=info["num_classes"],
-                      time_scale=process_time_scale(self.process))
+        common = dict(
+            image_size=size,
+            channels=channels,
+            num_classes=info["num_classes"],
+            time_scale=process_time_scale(self.process),
+        )
         if self.cfg.network == "dit":
-            self.net: nn.Module = DiT(patch_size=self.cfg.patch_size, width=self.cfg.width, depth=self.cfg.depth,
-                                      heads=self.cfg.heads, mlp_ratio=self.cfg.mlp_ratio, **common)
+            self.net: nn.Module = DiT(
+                patch_size=self.cfg.patch_size,
+                width=self.cfg.width,
+                depth=self.cfg.depth,
+                heads=self.cfg.heads,
+                mlp_ratio=self.cfg.mlp_ratio,
+                **common,
+            )
         elif self.cfg.network == "unet":
-            self.net = UNet(channels_per_level=tuple(self.cfg.unet_channels), blocks_per_level=self.cfg.unet_blocks,
-                            **common)
+            self.net = UNet(
+                channels_per_level=tuple(self.cfg.unet_channels),
+                blocks_per_level=self.cfg.unet_blocks,
+                **common,
+            )
         else:
             raise FickError(f"unknown model.network '{self.cfg.network}': use dit or unet")
 
@@ -137,11 +162,18 @@ class DiffusionTask(Task):
         if self.autoencoder is None:
             return state.clamp(-1, 1)
         if float(self.latent_scale) == 0.0:
-            raise FickError("this latent model was never trained (its latent scale is unset): train it first")
+            raise FickError(
+                "this latent model was never trained (its latent scale is unset): train it first"
+            )
         return self.autoencoder.vae.decode(state / self.latent_scale).clamp(-1, 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
-                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        cfg_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return self.net(x, t, labels, cfg_null)
 
     # -- training ---------------------------------------------------------------------------
@@ -149,17 +181,34 @@ class DiffusionTask(Task):
         images, labels = batch
         x0 = self.encode(images)
         # condition dropout: the same network learns the unconditional model (null class) for CFG
-        cfg_null = fick.core.guidance.drop_condition(len(labels), self.cfg.class_dropout, device=labels.device)
-        out = fick.core.training_loss(self, x0, self.process, prediction=self.cfg.prediction,
-                                      weighting=self.cfg.weighting,
-                                      model_kwargs={"labels": labels, "cfg_null": cfg_null})
+        cfg_null = fick.core.guidance.drop_condition(
+            len(labels), self.cfg.class_dropout, device=labels.device
+        )
+        out = fick.core.training_loss(
+            self,
+            x0,
+            self.process,
+            prediction=self.cfg.prediction,
+            weighting=self.cfg.weighting,
+            model_kwargs={"labels": labels, "cfg_null": cfg_null},
+        )
         return out.loss.mean(), {}
 
     # -- sampling ---------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, steps: int | None = None, sampler: str | None = None, guidance: float | None = None,
-               condition: dict[str, Any] | None = None, generator: torch.Generator | None = None,
-               progress: Progress | None = None, batch_size: int = 500, **options: Any) -> list[ImageSample]:
+    def sample(
+        self,
+        n: int,
+        *,
+        steps: int | None = None,
+        sampler: str | None = None,
+        guidance: float | None = None,
+        condition: dict[str, Any] | None = None,
+        generator: torch.Generator | None = None,
+        progress: Progress | None = None,
+        batch_size: int = 500,
+        **options: Any,
+    ) -> list[ImageSample]:
         device = self.latent_scale.device
         labels = _labels_for(n, condition, self.info["class_names"], device)
         steps = steps or self.cfg.steps
@@ -179,12 +228,24 @@ class DiffusionTask(Task):
                 progress(min(done, total), total)
 
         for chunk in labels.split(batch_size):
-            noise = torch.randn((len(chunk), *self.state_shape), generator=generator,
-                                device=generator.device if generator is not None else device)
+            noise = torch.randn(
+                (len(chunk), *self.state_shape),
+                generator=generator,
+                device=generator.device if generator is not None else device,
+            )
             model = self._guided_model(guidance, rescale, interval)
-            state = fick.core.sample(model, noise.to(device), schedule=self.process, sampler=sampler, steps=steps,
-                                prediction=self.cfg.prediction, generator=generator, callback=callback,
-                                model_kwargs={"labels": chunk}, **options)
+            state = fick.core.sample(
+                model,
+                noise.to(device),
+                schedule=self.process,
+                sampler=sampler,
+                steps=steps,
+                prediction=self.cfg.prediction,
+                generator=generator,
+                callback=callback,
+                model_kwargs={"labels": chunk},
+                **options,
+            )
             images = self.decode(state).cpu()
             out += [ImageSample(img, int(y)) for img, y in zip(images, chunk.tolist())]
         self.train(was_training)
@@ -195,8 +256,9 @@ class DiffusionTask(Task):
         guidance between the labels and the null class in one batched call."""
         if guidance == 1.0:
             return self
-        return fick.core.guidance.classifier_free(self, guidance, rescale=rescale,
-                                                  interval=tuple(interval) if interval else None)
+        return fick.core.guidance.classifier_free(
+            self, guidance, rescale=rescale, interval=tuple(interval) if interval else None
+        )
 
     # -- metrics and export -----------------------------------------------------------------
     def _real_data(self, data: DataBundle | None) -> DataBundle | None:
@@ -215,13 +277,18 @@ class DiffusionTask(Task):
         the metric classifier's feature space; ``*_real`` keys are the same metrics of the real
         validation images (FID: real validation vs real train), the reference row."""
         if self.metrics_classifier is None:  # pipelines skip the metrics of such a model
-            raise NotImplementedError("this images model has no metrics_classifier: train one with "
-                                      "configs/images/digits-classifier.yaml and set model.metrics_classifier")
+            raise NotImplementedError(
+                "this images model has no metrics_classifier: train one with "
+                "configs/images/digits-classifier.yaml and set model.metrics_classifier"
+            )
         clf = self.metrics_classifier
         device = self.latent_scale.device
         images = torch.stack([s.image for s in samples]).to(device)
         feats, logits = clf.features_and_logits(images)
-        metrics: dict[str, float] = {"num_samples": float(len(samples)), "is": inception_score(logits)}
+        metrics: dict[str, float] = {
+            "num_samples": float(len(samples)),
+            "is": inception_score(logits),
+        }
         labelled = [i for i, s in enumerate(samples) if s.label is not None]
         if labelled:
             labels = torch.tensor([samples[i].label for i in labelled], device=device)
@@ -238,12 +305,17 @@ class DiffusionTask(Task):
             metrics["accuracy_real"] = float((val_logits.argmax(1) == val_y).float().mean())
         return metrics
 
-    def export(self, samples: list[ImageSample], out_dir: Path, prefix: str = "sample") -> list[Path]:
+    def export(
+        self, samples: list[ImageSample], out_dir: Path, prefix: str = "sample"
+    ) -> list[Path]:
         return write_samples(samples, out_dir, prefix)
 
     def saved_config(self) -> dict[str, Any]:
         cfg = asdict(self.cfg)
-        for key, task in (("vae", self.autoencoder), ("metrics_classifier", self.metrics_classifier)):
+        for key, task in (
+            ("vae", self.autoencoder),
+            ("metrics_classifier", self.metrics_classifier),
+        ):
             if task is not None:
                 cfg[key] = {"config": task.saved_config(), "info": task.info}
         return cfg

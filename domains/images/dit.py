@@ -11,7 +11,9 @@ from .embeddings import LabelEmbedder, PatchEmbed, TimestepEmbedder, sincos_embe
 __all__ = ["DiT", "unpatchify"]
 
 
-def unpatchify(tokens: torch.Tensor, channels: int, patch: int, height: int, width: int) -> torch.Tensor:
+def unpatchify(
+    tokens: torch.Tensor, channels: int, patch: int, height: int, width: int
+) -> torch.Tensor:
     """(B, (H/p)(W/p), p*p*C) row-major patch tokens -> (B, C, H, W)."""
     b = tokens.shape[0]
     gh, gw = height // patch, width // patch
@@ -44,7 +46,9 @@ class DiT(nn.Module):
         self.image_size, self.channels, self.patch_size = image_size, channels, patch_size
         self.patch_embed = PatchEmbed(channels, width, patch_size)
         grid = image_size // patch_size
-        self.register_buffer("pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False)
+        self.register_buffer(
+            "pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False
+        )
         self.time_embed = TimestepEmbedder(width, time_scale=time_scale)
         self.label_embed = LabelEmbedder(num_classes, width)
         self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(depth))
@@ -75,8 +79,13 @@ class DiT(nn.Module):
     def null_label(self) -> int:
         return self.label_embed.null_label
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
-                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        cfg_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         h, w = x.shape[-2:]
         tokens = self.patch_embed(x) + self.pos_embed.to(x.dtype)
         c = self.time_embed(t.reshape(-1).expand(x.shape[0])) + self.label_embed(labels, cfg_null)

@@ -43,7 +43,7 @@ class SelfAttention(nn.Module):
 
 
 class AdaLNZeroBlock(nn.Module):
-    """Transformer block: x + gate_a * Attn(modulate(LN(x))) then x + gate_m * MLP(modulate(LN(x)))."""
+    """Transformer block: x + g_a * Attn(modulate(LN(x))), then x + g_m * MLP(modulate(LN(x)))."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
         super().__init__()
@@ -51,7 +51,9 @@ class AdaLNZeroBlock(nn.Module):
         self.attn = SelfAttention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim)
+        )
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         nn.init.zeros_(self.modulation[-1].weight)
         nn.init.zeros_(self.modulation[-1].bias)

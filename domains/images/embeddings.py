@@ -39,7 +39,10 @@ def sincos_embedding_2d(dim: int, height: int, width: int) -> torch.Tensor:
         raise ValueError(f"2D sin-cos embedding needs a dimension divisible by 4, got {dim}")
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     return torch.cat(
-        [sincos_embedding_1d(dim // 2, rows.reshape(-1)), sincos_embedding_1d(dim // 2, cols.reshape(-1))],
+        [
+            sincos_embedding_1d(dim // 2, rows.reshape(-1)),
+            sincos_embedding_1d(dim // 2, cols.reshape(-1)),
+        ],
         dim=1,
     )
 
@@ -47,7 +50,9 @@ def sincos_embedding_2d(dim: int, height: int, width: int) -> torch.Tensor:
 def timestep_features(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal features of (possibly fractional) timesteps, (B,) -> (B, dim), as in DDPM/DiT."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
+    )
     args = t.float().reshape(-1, 1) * freqs.reshape(1, -1)
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
     if dim % 2:
@@ -66,7 +71,9 @@ class TimestepEmbedder(nn.Module):
         super().__init__()
         self.frequency_dim = frequency_dim
         self.time_scale = time_scale
-        self.mlp = nn.Sequential(nn.Linear(frequency_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.mlp = nn.Sequential(
+            nn.Linear(frequency_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.mlp(timestep_features(t * self.time_scale, self.frequency_dim))
@@ -88,7 +95,9 @@ class LabelEmbedder(nn.Module):
     def forward(self, labels: torch.Tensor, cfg_null: torch.Tensor | None = None) -> torch.Tensor:
         """``cfg_null`` (B,) bool: replace those labels by the null class (fick.core.guidance)."""
         if cfg_null is not None:
-            labels = torch.where(cfg_null.to(labels.device), torch.full_like(labels, self.null_label), labels)
+            labels = torch.where(
+                cfg_null.to(labels.device), torch.full_like(labels, self.null_label), labels
+            )
         return self.table(labels)
 
 
@@ -102,5 +111,7 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.patch_size or x.shape[-2] % self.patch_size:
-            raise ValueError(f"image size {tuple(x.shape[-2:])} is not divisible by patch size {self.patch_size}")
+            raise ValueError(
+                f"image size {tuple(x.shape[-2:])} is not divisible by patch size {self.patch_size}"
+            )
         return self.proj(x).flatten(2).transpose(1, 2)

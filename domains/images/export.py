@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from fick.domains.base import FickError
 
 __all__ = ["ImageSample", "load_images", "make_grid", "save_image", "write_samples"]
@@ -40,7 +39,9 @@ def save_image(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
-def make_grid(images: list[torch.Tensor], columns: int | None = None, padding: int = 1) -> torch.Tensor:
+def make_grid(
+    images: list[torch.Tensor], columns: int | None = None, padding: int = 1
+) -> torch.Tensor:
     """Tile (C, H, W) images row by row on a background of -1; ``columns`` defaults to ~sqrt(n)."""
     n = len(images)
     c, h, w = images[0].shape
@@ -50,18 +51,26 @@ def make_grid(images: list[torch.Tensor], columns: int | None = None, padding: i
     for i, img in enumerate(images):
         r, k = divmod(i, cols)
         top, left = padding + r * (h + padding), padding + k * (w + padding)
-        grid[:, top:top + h, left:left + w] = img.detach().float().cpu()
+        grid[:, top : top + h, left : left + w] = img.detach().float().cpu()
     return grid
 
 
-def write_samples(samples: list[ImageSample], out_dir: Path, prefix: str = "sample",
-                  grid_columns: int | None = None) -> list[Path]:
+def write_samples(
+    samples: list[ImageSample],
+    out_dir: Path,
+    prefix: str = "sample",
+    grid_columns: int | None = None,
+) -> list[Path]:
     """Per-image PNGs and ``<prefix>_grid.png``; returns the grid first, then the images."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not samples:
         return []
-    files = [save_image(make_grid([s.image for s in samples], grid_columns), out_dir / f"{prefix}_grid.png")]
+    files = [
+        save_image(
+            make_grid([s.image for s in samples], grid_columns), out_dir / f"{prefix}_grid.png"
+        )
+    ]
     for i, s in enumerate(samples):
         suffix = "" if s.label is None else f"_label{s.label}"
         files.append(save_image(s.image, out_dir / f"{prefix}_{i:04d}{suffix}.png"))
@@ -78,14 +87,20 @@ def load_images(path: Path) -> list[ImageSample]:
     elif path.is_dir():
         files = sorted(p for p in path.glob("*.png") if not p.stem.endswith("grid"))
     else:
-        raise FickError(f"samples path '{path}' does not exist: pass a folder of PNGs written by fick sample")
+        raise FickError(
+            f"samples path '{path}' does not exist: pass a folder of PNGs written by fick sample"
+        )
     if not files:
         raise FickError(f"no sample PNGs in '{path}': expected files like sample_0007_label3.png")
     samples = []
     for f in files:
         with Image.open(f) as img:
-            arr = np.asarray(img.convert("L" if img.mode in ("L", "I", "1", "LA") else "RGB"), dtype=np.float32)
+            arr = np.asarray(
+                img.convert("L" if img.mode in ("L", "I", "1", "LA") else "RGB"), dtype=np.float32
+            )
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         match = _LABEL.search(f.stem)
-        samples.append(ImageSample(torch.from_numpy(arr / 127.5 - 1.0), int(match.group(1)) if match else None))
+        samples.append(
+            ImageSample(torch.from_numpy(arr / 127.5 - 1.0), int(match.group(1)) if match else None)
+        )
     return samples

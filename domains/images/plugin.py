@@ -1,9 +1,10 @@
 """The image domain plugin: digits / image folders, DiT or U-Net diffusion (pixel or latent),
-a KL-VAE and the metric classifier."""
+a KL-VAE and the metric classifier; video tasks are dispatched to ``fick.domains.images.video``."""
 
 from __future__ import annotations
 
 import argparse
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,40 +13,76 @@ from fick.domains.base import DataBundle, FickError, Resolver, Task
 
 from .commands import add_data_commands
 from .companion_tasks import AutoencoderTask, ClassifierTask
-from .config import AutoencoderConfig, ClassifierConfig, DiffusionConfig, ImageDataConfig, coerce_config
+from .config import (
+    AutoencoderConfig,
+    ClassifierConfig,
+    DiffusionConfig,
+    ImageDataConfig,
+    coerce_config,
+)
 from .export import load_images
 
 __all__ = ["ImagesPlugin"]
 
-_MODEL_CONFIGS = {"diffusion": DiffusionConfig, "autoencoder": AutoencoderConfig, "classifier": ClassifierConfig}
+_MODEL_CONFIGS = {
+    "diffusion": DiffusionConfig,
+    "autoencoder": AutoencoderConfig,
+    "classifier": ClassifierConfig,
+}
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+def _video():
+    """The video sub-package, or None when it cannot be imported (image tasks keep working)."""
+    try:
+        from . import video
+    except Exception as err:  # noqa: BLE001 - report, never take the image tasks down
+        warnings.warn(
+            f"images: video tasks unavailable ({type(err).__name__}: {err})", stacklevel=3
+        )
+        return None
+    return video
 
 
 class ImagesPlugin:
     name = "images"
 
     def tasks(self) -> list[str]:
-        return list(_MODEL_CONFIGS)
+        video = _video()
+        return list(_MODEL_CONFIGS) + (video.video_tasks() if video else [])
 
-    def _check_task(self, task: str) -> None:
-        if task not in _MODEL_CONFIGS:
-            raise FickError(f"unknown images task '{task}': valid tasks are {', '.join(_MODEL_CONFIGS)}")
+    def _video_task(self, task: str):
+        """The video module when ``task`` is one of its tasks, None for image tasks."""
+        if task in _MODEL_CONFIGS:
+            return None
+        video = _video()
+        if video is not None and task in video.video_tasks():
+            return video
+        raise FickError(f"unknown images task '{task}': valid tasks are {', '.join(self.tasks())}")
 
     def config_types(self, task: str) -> dict[str, type]:
-        self._check_task(task)
+        video = self._video_task(task)
+        if video is not None:
+            return video.video_config_types(task)
         return {"data": ImageDataConfig, "model": _MODEL_CONFIGS[task]}
 
     def build_data(self, task: str, data_cfg: Any, *, seed: int) -> DataBundle:
+        video = self._video_task(task)
+        if video is not None:
+            return video.build_video_data(task, data_cfg, seed=seed)
         from .data import build_image_data
 
-        self._check_task(task)
         cfg = coerce_config(ImageDataConfig, data_cfg)
         bundle = build_image_data(cfg)
         bundle.info["data"] = asdict(cfg)  # lets a saved model rebuild its reference data offline
         return bundle
 
-    def build_task(self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None) -> Task:
-        self._check_task(task)
+    def build_task(
+        self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
+    ) -> Task:
+        video = self._video_task(task)
+        if video is not None:
+            return video.build_video_task(task, model_cfg, info, resolve)
         if task == "diffusion":
             from .diffusion_task import DiffusionTask
 
@@ -55,13 +92,22 @@ class ImagesPlugin:
         return ClassifierTask(model_cfg, info)
 
     def load_samples(self, path: Path) -> list:
+        video = _video()
+        if video is not None and video.is_video_samples(Path(path)):
+            return video.load_video_samples(Path(path))
         return load_images(Path(path))
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
-        add_data_commands(parser)
+        subparsers = add_data_commands(parser)
+        video = _video()
+        if video is not None:
+            video.add_video_data_commands(subparsers)
 
     def pretrained(self) -> dict[str, Path]:
         if not PRETRAINED_DIR.is_dir():
             return {}
-        return {p.name: p for p in sorted(PRETRAINED_DIR.iterdir())
-                if (p / "model.safetensors").is_file() and (p / "fick.yaml").is_file()}
+        return {
+            p.name: p
+            for p in sorted(PRETRAINED_DIR.iterdir())
+            if (p / "model.safetensors").is_file() and (p / "fick.yaml").is_file()
+        }

@@ -83,8 +83,13 @@ class UNet(nn.Module):
     def null_label(self) -> int:
         return self.label_embed.null_label
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
-                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        cfg_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         emb = self.time_embed(t.reshape(-1).expand(x.shape[0])) + self.label_embed(labels, cfg_null)
         h = self.stem(x)
         hs = [h]

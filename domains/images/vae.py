@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["KLVAE", "vae_loss"]
@@ -19,20 +18,29 @@ __all__ = ["KLVAE", "vae_loss"]
 
 def _block(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.GroupNorm(min(8, out_ch), out_ch), nn.SiLU(),
-        nn.Conv2d(out_ch, out_ch, 3, padding=1), nn.GroupNorm(min(8, out_ch), out_ch), nn.SiLU(),
+        nn.Conv2d(in_ch, out_ch, 3, padding=1),
+        nn.GroupNorm(min(8, out_ch), out_ch),
+        nn.SiLU(),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1),
+        nn.GroupNorm(min(8, out_ch), out_ch),
+        nn.SiLU(),
     )
 
 
 class KLVAE(nn.Module):
-    def __init__(self, channels: int, latent_channels: int = 4, downsample: int = 2, width: int = 32):
+    def __init__(
+        self, channels: int, latent_channels: int = 4, downsample: int = 2, width: int = 32
+    ):
         super().__init__()
         steps = int(round(math.log2(downsample)))
         if 2**steps != downsample or steps < 1:
             raise ValueError(f"downsample must be a power of two >= 2, got {downsample}")
         self.channels, self.latent_channels, self.downsample = channels, latent_channels, downsample
         enc: list[nn.Module] = [nn.Conv2d(channels, width, 3, padding=1)]
-        dec: list[nn.Module] = [nn.Conv2d(latent_channels, width * 2, 3, padding=1), _block(width * 2, width * 2)]
+        dec: list[nn.Module] = [
+            nn.Conv2d(latent_channels, width * 2, 3, padding=1),
+            _block(width * 2, width * 2),
+        ]
         for _ in range(steps):
             enc += [_block(width, width), nn.Conv2d(width, width, 3, stride=2, padding=1)]
         enc += [_block(width, width * 2), nn.Conv2d(width * 2, 2 * latent_channels, 3, padding=1)]
@@ -59,8 +67,10 @@ class KLVAE(nn.Module):
         return self.decode(z), mean, logvar
 
 
-def vae_loss(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, kl_weight: float):
-    """Per-sample L1 reconstruction (mean over pixels), KL to N(0, I) (mean over latent elements)."""
+def vae_loss(
+    x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, kl_weight: float
+):
+    """Per-sample L1 reconstruction (mean over pixels) and KL to N(0, I) (mean over latents)."""
     l1 = (recon - x).abs().flatten(1).mean(1)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).mean(1)
     return l1 + kl_weight * kl, l1, kl

@@ -29,6 +29,7 @@ from .metrics.stability import bond_order_matrix, bonds_from_orders
 
 __all__ = [
     "export_molecules",
+    "export_samples",
     "from_rdkit",
     "grid_png",
     "html_3d",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 QM9_ELEMENTS = ("H", "C", "N", "O", "F")
+ELEMENTS_TAG = "fick_elements"
 _PT = Chem.GetPeriodicTable()
 
 
@@ -139,6 +141,8 @@ def write_sdf(
         for i, m in enumerate(molecules):
             rd = to_rdkit(m, elements)
             rd.SetProp("_Name", f"{prefix}_{i}")
+            # the vocabulary travels with the file, so read_sdf restores the same atom_type ids
+            rd.SetProp(ELEMENTS_TAG, " ".join(_elements(m, elements)))
             for key, value in (scores[i] if scores is not None else {}).items():
                 text = _tag_value(value)
                 if text is not None and key != "_Name":
@@ -152,8 +156,9 @@ def write_sdf(
 def read_sdf(path: str | Path, elements: Sequence[str] | None = None) -> list[Data]:
     """Read an SDF (hydrogens kept) back into records; numeric SD tags become ``y``.
 
-    ``elements``: the vocabulary to index (an atom outside it is an error); None builds it from
-    the file, sorted by atomic number. Each record carries ``elements`` (list of symbols) and
+    ``elements``: the vocabulary to index (an atom outside it is an error); None takes the
+    vocabulary ``write_sdf`` stored in the file (tag ``fick_elements``), else builds it from the
+    file's atoms sorted by atomic number. Each record carries ``elements`` (list of symbols) and
     ``sd_tags`` (the names of its ``y`` columns: every numeric tag of the file, NaN if absent)."""
     supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
     mols = []
@@ -162,6 +167,8 @@ def read_sdf(path: str | Path, elements: Sequence[str] | None = None) -> list[Da
             raise FickError(f"record {k + 1} of {path} is unreadable: check or remove it")
         mols.append(rd)
     found = {a.GetSymbol() for rd in mols for a in rd.GetAtoms()}
+    if elements is None and mols and mols[0].HasProp(ELEMENTS_TAG):
+        elements = mols[0].GetProp(ELEMENTS_TAG).split()
     vocab = list(elements) if elements is not None else sorted(found, key=_PT.GetAtomicNumber)
     missing = found - set(vocab)
     if missing:
@@ -376,3 +383,21 @@ def export_molecules(
         html_3d(molecules, out / f"{prefix}.html", scores=scores, elements=elements,
                 title=prefix),
     ]
+
+
+def export_samples(
+    samples: Sequence[Any], out_dir: str | Path, prefix: str = "sample", *,
+    elements: Sequence[str] | None = None, scores: Sequence[dict[str, Any]] | None = None,
+) -> list[Path]:
+    """``export_molecules`` for a Task: scores computed here when not given (molecules with
+    bonds are scored from their own bonds, others from EDM's distance rule), so the SDF and CSV
+    always carry them."""
+    if scores is None:
+        from .metrics import score_molecule
+
+        scores = []
+        for m in samples:
+            bt = _get(m, "bond_type")
+            mode = "given" if bt is not None and torch.as_tensor(bt).numel() else "perceive"
+            scores.append(score_molecule(m, elements, bonds=mode))
+    return export_molecules(samples, out_dir, prefix=prefix, scores=scores, elements=elements)

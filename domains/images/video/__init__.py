@@ -37,7 +37,10 @@ __all__ = [
     "write_video_samples",
 ]
 
-_MODEL_CONFIGS = {"video-diffusion": VideoDiffusionConfig, "video-classifier": VideoClassifierConfig}
+_MODEL_CONFIGS = {
+    "video-diffusion": VideoDiffusionConfig,
+    "video-classifier": VideoClassifierConfig,
+}
 
 
 def video_tasks() -> list[str]:
@@ -47,7 +50,9 @@ def video_tasks() -> list[str]:
 
 def _check(task: str) -> None:
     if task not in _MODEL_CONFIGS:
-        raise FickError(f"unknown video task '{task}': valid video tasks are {', '.join(_MODEL_CONFIGS)}")
+        raise FickError(
+            f"unknown video task '{task}': valid video tasks are {', '.join(_MODEL_CONFIGS)}"
+        )
 
 
 def video_config_types(task: str) -> dict[str, type]:
@@ -56,7 +61,9 @@ def video_config_types(task: str) -> dict[str, type]:
     return {"data": VideoDataConfig, "model": _MODEL_CONFIGS[task]}
 
 
-def build_video_task(task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None) -> Task:
+def build_video_task(
+    task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
+) -> Task:
     """The network of a video task (``model_cfg``: the dataclass, or a saved config dict)."""
     _check(task)
     from .tasks import VideoClassifierTask, VideoDiffusionTask

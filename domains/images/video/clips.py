@@ -15,7 +15,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from fick.domains.base import FickError
 
 __all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "read_clip", "read_clip_folder"]
@@ -80,18 +79,24 @@ def _read_labels(root: Path) -> dict[str, str]:
 
 
 def read_clip_folder(root: str | Path, size: int, channels: int, frames: int, frame_step: int = 1):
-    """All clips under ``root`` (names starting with ``_`` or ``.`` excepted) cut into windows of ``frames`` frames (every ``frame_step``-th).
+    """All clips under ``root`` (names starting with ``_`` or ``.`` excepted), cut into windows of
+    ``frames`` frames (every ``frame_step``-th).
 
     Returns (clips (N, T, C, H, W) uint8, labels (N,) as strings or None, clip names (N,), a
     digest of the files, the skipped clips as 'path (reason)' strings)."""
     root = Path(root)
     if not root.is_dir():
-        raise FickError(f"clip folder '{root}' does not exist: pass a folder of clips with --set data.root=PATH")
+        raise FickError(
+            f"clip folder '{root}' does not exist: pass a folder of clips with --set data.root=PATH"
+        )
     labels = _read_labels(root)
     entries = sorted(
-        (p for p in root.iterdir()
-         if not p.name.startswith(("_", "."))  # previews and hidden files are not clips
-         and (p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES + (".gif",))),
+        (
+            p
+            for p in root.iterdir()
+            if not p.name.startswith(("_", "."))  # previews and hidden files are not clips
+            and (p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES + (".gif",))
+        ),
         key=_natural_key,
     )
     digest = hashlib.sha256(f"{size}|{channels}|{frames}|{frame_step}".encode())
@@ -111,10 +116,20 @@ def read_clip_folder(root: str | Path, size: int, channels: int, frames: int, fr
             clip_labels.append(labels.get(entry.stem, labels.get(entry.name)))
             names.append(entry.name)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable clip(s) in '{root}': " + "; ".join(skipped),
-                      stacklevel=2)
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable clip(s) in '{root}': " + "; ".join(skipped),
+            stacklevel=2,
+        )
     if not clips:
-        raise FickError(f"clip folder '{root}' has no readable clips of {frames} frames: put one folder of "
-                        f"frame images or one video file per clip in it")
+        raise FickError(
+            f"clip folder '{root}' has no readable clips of {frames} frames: put one folder of "
+            f"frame images or one video file per clip in it"
+        )
     has_labels = labels and all(lab is not None for lab in clip_labels)
-    return np.stack(clips), (clip_labels if has_labels else None), names, digest.hexdigest(), skipped
+    return (
+        np.stack(clips),
+        (clip_labels if has_labels else None),
+        names,
+        digest.hexdigest(),
+        skipped,
+    )

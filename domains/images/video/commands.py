@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from fick.domains.base import FickError
 
 __all__ = ["add_video_data_commands", "write_moving_digits"]
@@ -43,9 +42,17 @@ def write_moving_digits(out: Path, n: int, seed: int, **recipe) -> Path:
             (out / name).mkdir(exist_ok=True)
             for t, frame in enumerate(frames8[i]):
                 Image.fromarray(frame, mode="L").save(out / name / f"frame_{t:03d}.png")
-            writer.writerow([name, digits_to_class_name(clips.labels[i]), " ".join(map(str, clips.labels[i]))])
-    np.savez(out / "trajectories.npz", positions=clips.positions, velocities=clips.velocities,
-             labels=clips.labels, sprite_index=clips.sprite_index, digit_size=clips.digit_size)
+            writer.writerow(
+                [name, digits_to_class_name(clips.labels[i]), " ".join(map(str, clips.labels[i]))]
+            )
+    np.savez(
+        out / "trajectories.npz",
+        positions=clips.positions,
+        velocities=clips.velocities,
+        labels=clips.labels,
+        sprite_index=clips.sprite_index,
+        digit_size=clips.digit_size,
+    )
     if n:
         shown = torch.from_numpy(clips.videos[:16]) * 2 - 1  # (k, T, H, W)
         k, t, h, w = shown.shape
@@ -54,18 +61,31 @@ def write_moving_digits(out: Path, n: int, seed: int, **recipe) -> Path:
         tiled = torch.full((t, 1, rows * (h + 1) + 1, cols * (w + 1) + 1), -1.0)
         for i in range(k):
             r, c = divmod(i, cols)
-            tiled[:, 0, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = shown[i]
+            tiled[
+                :, 0, 1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w
+            ] = shown[i]
         save_gif(tiled, out / "_preview.gif")
     return out
 
 
 def _moving_digits(args: argparse.Namespace) -> int:
-    out = write_moving_digits(Path(args.out), args.n, args.seed, frames=args.frames, size=args.size,
-                              num_digits=args.digits, digit_size=args.digit_size,
-                              min_speed=args.min_speed, max_speed=args.max_speed)
-    print(f"wrote {args.n} clips of {args.frames} frames ({args.size}x{args.size}, {args.digits} digit(s)) "
-          f"to {out}/clip_*/ with labels.csv, trajectories.npz and _preview.gif "
-          f"(train on them with data.source=folder data.root={out})")
+    out = write_moving_digits(
+        Path(args.out),
+        args.n,
+        args.seed,
+        frames=args.frames,
+        size=args.size,
+        num_digits=args.digits,
+        digit_size=args.digit_size,
+        min_speed=args.min_speed,
+        max_speed=args.max_speed,
+    )
+    print(
+        f"wrote {args.n} clips of {args.frames} frames ({args.size}x{args.size}, "
+        f"{args.digits} digit(s)) "
+        f"to {out}/clip_*/ with labels.csv, trajectories.npz and _preview.gif "
+        f"(train on them with data.source=folder data.root={out})"
+    )
     return 0
 
 
@@ -73,15 +93,25 @@ def add_video_data_commands(subparsers) -> None:
     """Add ``moving-digits`` to the ``fick data images`` subcommands (an argparse subparsers
     object, as returned by ``parser.add_subparsers``)."""
     cmd = subparsers.add_parser(
-        "moving-digits", help="synthesise moving-digits clips (the Moving MNIST recipe)",
-        description="Example: fick data images moving-digits --out clips --n 100 --seed 0 --digits 2")
-    cmd.add_argument("--out", required=True, help="output folder (one subfolder of frame PNGs per clip)")
+        "moving-digits",
+        help="synthesise moving-digits clips (the Moving MNIST recipe)",
+        description="Example: fick data images moving-digits --out clips --n 100 --digits 2",
+    )
+    cmd.add_argument(
+        "--out", required=True, help="output folder (one subfolder of frame PNGs per clip)"
+    )
     cmd.add_argument("--n", type=int, default=100, help="number of clips (default 100)")
-    cmd.add_argument("--seed", type=int, default=0, help="random seed: same seed, same clips (default 0)")
+    cmd.add_argument(
+        "--seed", type=int, default=0, help="random seed: same seed, same clips (default 0)"
+    )
     cmd.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
     cmd.add_argument("--size", type=int, default=32, help="frame size in pixels (default 32)")
-    cmd.add_argument("--digits", type=int, default=1, choices=(1, 2, 3), help="digits per clip (default 1)")
-    cmd.add_argument("--digit-size", type=int, default=14, help="digit sprite size in pixels (default 14)")
+    cmd.add_argument(
+        "--digits", type=int, default=1, choices=(1, 2, 3), help="digits per clip (default 1)"
+    )
+    cmd.add_argument(
+        "--digit-size", type=int, default=14, help="digit sprite size in pixels (default 14)"
+    )
     cmd.add_argument("--min-speed", type=float, default=1.0, help="pixels per frame (default 1)")
     cmd.add_argument("--max-speed", type=float, default=3.0, help="pixels per frame (default 3)")
     cmd.set_defaults(func=_moving_digits)

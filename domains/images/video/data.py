@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
-
 from fick.domains.base import DataBundle, FickError
+from torch.utils.data import Dataset
 
 from .clips import read_clip_folder
 from .config import VideoDataConfig
@@ -71,20 +70,35 @@ def _moving_digits_bundle(cfg: VideoDataConfig) -> DataBundle:
     # validation clips show handwriting the model has not seen.
     order = np.random.default_rng(cfg.split_seed).permutation(len(sprites))
     cut = int(0.8 * len(order))
-    kwargs = dict(frames=cfg.frames, size=cfg.image_size, num_digits=cfg.num_digits,
-                  digit_size=cfg.digit_size, min_speed=cfg.min_speed, max_speed=cfg.max_speed)
+    kwargs = dict(
+        frames=cfg.frames,
+        size=cfg.image_size,
+        num_digits=cfg.num_digits,
+        digit_size=cfg.digit_size,
+        min_speed=cfg.min_speed,
+        max_speed=cfg.max_speed,
+    )
     try:
-        train = moving_digits(cfg.num_train, seed=2 * cfg.split_seed, sprite_pool=order[:cut], **kwargs)
-        val = moving_digits(cfg.num_val, seed=2 * cfg.split_seed + 1, sprite_pool=order[cut:], **kwargs)
+        train = moving_digits(
+            cfg.num_train, seed=2 * cfg.split_seed, sprite_pool=order[:cut], **kwargs
+        )
+        val = moving_digits(
+            cfg.num_val, seed=2 * cfg.split_seed + 1, sprite_pool=order[cut:], **kwargs
+        )
     except ValueError as err:
-        raise FickError(f"moving digits: {err}: change data.digit_size / data.min_speed / data.max_speed") from err
+        raise FickError(
+            f"moving digits: {err}: change data.digit_size / data.min_speed / data.max_speed"
+        ) from err
     names = digit_class_names(cfg.num_digits)
     index = {name: i for i, name in enumerate(names)}
 
     def labels(part) -> torch.Tensor:
         return torch.tensor([index[digits_to_class_name(d)] for d in part.labels], dtype=torch.long)
 
-    train_clips, val_clips = _to_uint8(train.videos, cfg.channels), _to_uint8(val.videos, cfg.channels)
+    train_clips, val_clips = (
+        _to_uint8(train.videos, cfg.channels),
+        _to_uint8(val.videos, cfg.channels),
+    )
     digest = hashlib.sha256(repr(sorted(asdict(cfg).items())).encode())
     digest.update(train_clips.numpy().tobytes() + val_clips.numpy().tobytes())
     return DataBundle(
@@ -100,9 +114,12 @@ def _moving_digits_bundle(cfg: VideoDataConfig) -> DataBundle:
 
 def _folder_bundle(cfg: VideoDataConfig) -> DataBundle:
     if not cfg.root:
-        raise FickError("data.source is 'folder' but data.root is not set: pass --set data.root=PATH")
+        raise FickError(
+            "data.source is 'folder' but data.root is not set: pass --set data.root=PATH"
+        )
     clips, raw_labels, _names, file_digest, skipped = read_clip_folder(
-        cfg.root, cfg.image_size, cfg.channels, cfg.frames, cfg.frame_step)
+        cfg.root, cfg.image_size, cfg.channels, cfg.frames, cfg.frame_step
+    )
     names = sorted(set(raw_labels)) if raw_labels else []
     index = {name: i for i, name in enumerate(names)}
     labels = torch.tensor([index[x] for x in raw_labels] if raw_labels else [0] * len(clips))
@@ -118,7 +135,9 @@ def _folder_bundle(cfg: VideoDataConfig) -> DataBundle:
         info=_info(cfg, names, len(train_idx), n_val),
         name=f"{Path(cfg.root).name}-{cfg.frames}f-{cfg.image_size}px",
         source=str(Path(cfg.root).resolve()),
-        digest=hashlib.sha256((file_digest + str(cfg.val_fraction) + str(cfg.split_seed)).encode()).hexdigest()[:16],
+        digest=hashlib.sha256(
+            (file_digest + str(cfg.val_fraction) + str(cfg.split_seed)).encode()
+        ).hexdigest()[:16],
         extras={"skipped": skipped},
     )
 
@@ -138,8 +157,12 @@ def _info(cfg: VideoDataConfig, class_names: list[str], n_train: int, n_val: int
         "data": asdict(cfg),  # rebuilds the (synthesised) real clips for offline evaluation
     }
     if cfg.source == "moving-digits":
-        info.update(num_digits=cfg.num_digits, digit_size=cfg.digit_size,
-                    min_speed=cfg.min_speed, max_speed=cfg.max_speed)
+        info.update(
+            num_digits=cfg.num_digits,
+            digit_size=cfg.digit_size,
+            min_speed=cfg.min_speed,
+            max_speed=cfg.max_speed,
+        )
     return info
 
 
@@ -153,4 +176,6 @@ def build_video_data(task: str, cfg: VideoDataConfig | dict | None, seed: int = 
         return _moving_digits_bundle(cfg)
     if cfg.source == "folder":
         return _folder_bundle(cfg)
-    raise FickError(f"unknown data.source '{cfg.source}' for {task}: use 'moving-digits' or 'folder'")
+    raise FickError(
+        f"unknown data.source '{cfg.source}' for {task}: use 'moving-digits' or 'folder'"
+    )

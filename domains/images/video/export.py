@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from fick.domains.base import FickError
 
 __all__ = [
@@ -60,8 +59,16 @@ def save_gif(frames: torch.Tensor, path: Path, fps: float = 10.0) -> Path:
     # Pillow merges identical consecutive frames into one longer frame; the comment records the
     # frame duration so that the reader can expand them again (GIF stores centiseconds).
     duration = 10 * max(1, int(round(100 / fps)))
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0,
-                   optimize=False, disposal=1, comment=f"fick video: {len(arr)} frames, {duration} ms each")
+    images[0].save(
+        path,
+        save_all=True,
+        append_images=images[1:],
+        duration=duration,
+        loop=0,
+        optimize=False,
+        disposal=1,
+        comment=f"fick video: {len(arr)} frames, {duration} ms each",
+    )
     return Path(path)
 
 
@@ -89,17 +96,24 @@ def frame_strip(samples: list[VideoSample], padding: int = 1) -> np.ndarray:
     arrays = [to_uint8_frames(s.frames) for s in samples]
     t = max(len(a) for a in arrays)
     h, w = arrays[0].shape[1:3]
-    shape = (len(arrays) * (h + padding) + padding, t * (w + padding) + padding) + arrays[0].shape[3:]
+    shape = (len(arrays) * (h + padding) + padding, t * (w + padding) + padding) + arrays[0].shape[
+        3:
+    ]
     strip = np.zeros(shape, np.uint8)
     for r, arr in enumerate(arrays):
         for k, f in enumerate(arr):
             top, left = padding + r * (h + padding), padding + k * (w + padding)
-            strip[top:top + h, left:left + w] = f
+            strip[top : top + h, left : left + w] = f
     return strip
 
 
-def write_video_samples(samples: list[VideoSample], out_dir: Path, prefix: str = "sample",
-                        fps: float = 10.0, mp4: bool = True) -> list[Path]:
+def write_video_samples(
+    samples: list[VideoSample],
+    out_dir: Path,
+    prefix: str = "sample",
+    fps: float = 10.0,
+    mp4: bool = True,
+) -> list[Path]:
     """``<prefix>_strip.png`` (all clips, frame by frame), one GIF per clip and, where an encoder
     is installed and ``mp4``, one MP4 per clip. Returns the strip first, then the clips."""
     from PIL import Image
@@ -161,7 +175,9 @@ def load_video_samples(path: Path) -> list[VideoSample]:
     elif path.is_dir():
         files = sorted(path.glob("*.gif"))
     else:
-        raise FickError(f"samples path '{path}' does not exist: pass a folder of GIFs written by fick sample")
+        raise FickError(
+            f"samples path '{path}' does not exist: pass a folder of GIFs written by fick sample"
+        )
     if not files:
         raise FickError(f"no sample GIFs in '{path}': expected files like sample_0003_label7.gif")
     samples = []
@@ -174,7 +190,9 @@ def load_video_samples(path: Path) -> list[VideoSample]:
             try:
                 raw = read_clip(f, size=_video_size(f), channels=3)
             except (OSError, ValueError) as err:
-                raise FickError(f"cannot read video '{f}' ({err}): pass a GIF or MP4 written by fick") from err
+                raise FickError(
+                    f"cannot read video '{f}' ({err}): pass a GIF or MP4 written by fick"
+                ) from err
             frames = torch.from_numpy(raw.astype(np.float32) / 127.5 - 1.0)
         match = _LABEL.search(f.stem)
         samples.append(VideoSample(frames, int(match.group(1)) if match else None))

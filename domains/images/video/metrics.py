@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from fick.domains.base import DataBundle
 
 from ..metrics import frechet_distance
@@ -30,7 +29,9 @@ from .physics import digit_centroids, motion_physics_error
 __all__ = ["digit_crops", "video_metrics"]
 
 
-def digit_crops(videos: np.ndarray, centres: np.ndarray, digit_size: int, out_size: int) -> torch.Tensor:
+def digit_crops(
+    videos: np.ndarray, centres: np.ndarray, digit_size: int, out_size: int
+) -> torch.Tensor:
     """Sprite-sized crops around ``centres`` (N, T, D, 2) of ``videos`` (N, T, H, W) in [0, 1],
     resized to ``out_size``: (N*T*D, 1, out_size, out_size) in [-1, 1]. Boxes are kept inside
     the frame; a digit that was not found (NaN centre) is cropped at the frame centre."""
@@ -43,10 +44,12 @@ def digit_crops(videos: np.ndarray, centres: np.ndarray, digit_size: int, out_si
     crops = np.empty((n, t_len, centres.shape[2], digit_size, digit_size), np.float32)
     for i, j, d in np.ndindex(n, t_len, centres.shape[2]):
         r, c = corner[i, j, d]
-        crops[i, j, d] = videos[i, j, r:r + digit_size, c:c + digit_size]
+        crops[i, j, d] = videos[i, j, r : r + digit_size, c : c + digit_size]
     x = torch.from_numpy(crops.reshape(-1, 1, digit_size, digit_size)) * 2.0 - 1.0
     if digit_size != out_size:
-        x = F.interpolate(x, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
+        x = F.interpolate(
+            x, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True
+        )
     return x.clamp(-1.0, 1.0)
 
 
@@ -58,8 +61,14 @@ def _grey01(videos: torch.Tensor) -> np.ndarray:
 class _FrameStats:
     """Everything the metrics need from one set of clips (N, T, C, H, W) in [-1, 1]."""
 
-    def __init__(self, videos: torch.Tensor, labels: list[int | None], info: dict[str, Any],
-                 image_classifier, video_classifier):
+    def __init__(
+        self,
+        videos: torch.Tensor,
+        labels: list[int | None],
+        info: dict[str, Any],
+        image_classifier,
+        video_classifier,
+    ):
         self.moving = info.get("source") == "moving-digits"
         grey = _grey01(videos)
         self.physics: dict[str, float] = {}
@@ -67,8 +76,9 @@ class _FrameStats:
         centres = None
         if self.moving:
             kw = dict(num_digits=info["num_digits"], digit_size=info["digit_size"])
-            self.physics = motion_physics_error(grey, min_speed=info["min_speed"],
-                                                max_speed=info["max_speed"], **kw)
+            self.physics = motion_physics_error(
+                grey, min_speed=info["min_speed"], max_speed=info["max_speed"], **kw
+            )
             centres = digit_centroids(grey, info["num_digits"])
         names = info.get("class_names") or []
         labelled = [i for i, y in enumerate(labels) if y is not None and y < len(names)]
@@ -84,15 +94,22 @@ class _FrameStats:
             feats, logits = image_classifier.features_and_logits(crops)
             self.frame_feats = feats
             if self.moving and labelled:
-                digits = logits.argmax(1).reshape(len(grey), grey.shape[1], -1).sort(-1).values.cpu()
-                digit_names = image_classifier.info.get("class_names") or [str(i) for i in range(10)]
+                digits = (
+                    logits.argmax(1).reshape(len(grey), grey.shape[1], -1).sort(-1).values.cpu()
+                )
+                digit_names = image_classifier.info.get("class_names") or [
+                    str(i) for i in range(10)
+                ]
                 self.frame_correct = [
                     "".join(digit_names[int(d)] for d in digits[i, t]) == names[labels[i]]
-                    for i in labelled for t in range(grey.shape[1])
+                    for i in labelled
+                    for t in range(grey.shape[1])
                 ]
         if video_classifier is not None:
             device = next(video_classifier.parameters()).device
-            feats, logits = video_classifier.features_and_logits(videos.transpose(1, 2).to(device).float())
+            feats, logits = video_classifier.features_and_logits(
+                videos.transpose(1, 2).to(device).float()
+            )
             self.video_feats = feats
             if labelled:
                 pred = logits.argmax(1).cpu()
@@ -104,13 +121,22 @@ def _stack(samples: list[VideoSample]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def video_metrics(samples: list[VideoSample], data: DataBundle | None, info: dict[str, Any], *,
-                  image_classifier=None, video_classifier=None, cache: dict | None = None,
-                  max_real: int = 0) -> dict[str, float]:
+def video_metrics(
+    samples: list[VideoSample],
+    data: DataBundle | None,
+    info: dict[str, Any],
+    *,
+    image_classifier=None,
+    video_classifier=None,
+    cache: dict | None = None,
+    max_real: int = 0,
+) -> dict[str, float]:
     """The metrics of ``samples`` (see the module docstring); real-data statistics are cached in
     ``cache`` per data digest."""
     videos = _stack(samples)
-    stats = _FrameStats(videos, [s.label for s in samples], info, image_classifier, video_classifier)
+    stats = _FrameStats(
+        videos, [s.label for s in samples], info, image_classifier, video_classifier
+    )
     metrics: dict[str, float] = {"num_samples": float(len(samples)), **stats.physics}
     if stats.frame_correct:
         metrics["frame_accuracy"] = float(np.mean(stats.frame_correct))
@@ -126,7 +152,9 @@ def video_metrics(samples: list[VideoSample], data: DataBundle | None, info: dic
         train = data.train.videos()[:n_real].transpose(1, 2)
         cache.clear()
         cache[key] = (
-            _FrameStats(val, data.val.labels[:n_real].tolist(), info, image_classifier, video_classifier),
+            _FrameStats(
+                val, data.val.labels[:n_real].tolist(), info, image_classifier, video_classifier
+            ),
             _FrameStats(train, [None] * len(train), info, image_classifier, video_classifier),
         )
     real_val, real_train = cache[key]

@@ -56,7 +56,9 @@ def digit_sprites(digit_size: int) -> tuple[np.ndarray, np.ndarray]:
     small = (digits.images / 16.0).astype(np.float32)
     sprites = np.stack(
         [
-            np.asarray(Image.fromarray(im, mode="F").resize((digit_size, digit_size), Image.BICUBIC))
+            np.asarray(
+                Image.fromarray(im, mode="F").resize((digit_size, digit_size), Image.BICUBIC)
+            )
             for im in small
         ]
     )
@@ -84,9 +86,7 @@ def _step(p: np.ndarray, v: np.ndarray, length: float) -> tuple[np.ndarray, np.n
     return p, v
 
 
-def render_clip(
-    sprites: np.ndarray, positions: np.ndarray, size: int
-) -> np.ndarray:
+def render_clip(sprites: np.ndarray, positions: np.ndarray, size: int) -> np.ndarray:
     """Frames (T, size, size) of sprites (D, s, s) drawn at corners ``positions`` (T, D, 2):
     each digit on its own canvas, summed, clipped to [0, 1] (the Moving MNIST composite)."""
     num_frames, num_digits = positions.shape[:2]
@@ -138,9 +138,11 @@ def moving_digits(
         positions[:, t], velocities[:, t] = p, v
         p, v = _step(p, v, length)
 
-    videos = np.stack(
-        [render_clip(sprites[sprite_index[i]], positions[i], size) for i in range(n)]
-    ) if n else np.zeros((0, frames, size, size), np.float32)
+    videos = (
+        np.stack([render_clip(sprites[sprite_index[i]], positions[i], size) for i in range(n)])
+        if n
+        else np.zeros((0, frames, size, size), np.float32)
+    )
     return MovingDigits(
         videos=videos,
         labels=classes[sprite_index],

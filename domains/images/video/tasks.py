@@ -15,11 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import fick.core as core
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-import fick.core as core
 from fick.domains.base import DataBundle, FickError, Progress, Resolver, Task
 
 from ..companion_tasks import AutoencoderTask, ClassifierTask
@@ -44,8 +43,13 @@ class VideoClassifierTask(Task):
         super().__init__()
         self.cfg = coerce_config(VideoClassifierConfig, cfg)
         self.info = dict(info)
-        self.net = VideoCNN(info["channels"], max(1, info["num_classes"]), tuple(self.cfg.widths),
-                            self.cfg.feature_dim, self.cfg.dropout)
+        self.net = VideoCNN(
+            info["channels"],
+            max(1, info["num_classes"]),
+            tuple(self.cfg.widths),
+            self.cfg.feature_dim,
+            self.cfg.dropout,
+        )
 
     def loss(self, batch):
         videos, labels = batch
@@ -57,8 +61,10 @@ class VideoClassifierTask(Task):
     def validation_metrics(self, batch) -> dict[str, float]:
         videos, labels = batch
         logits = self.net(videos)
-        return {"loss": float(F.cross_entropy(logits, labels)),
-                "accuracy": float((logits.argmax(1) == labels).float().mean())}
+        return {
+            "loss": float(F.cross_entropy(logits, labels)),
+            "accuracy": float((logits.argmax(1) == labels).float().mean()),
+        }
 
     @torch.no_grad()
     def features_and_logits(self, videos: torch.Tensor, batch_size: int = 64):
@@ -87,7 +93,14 @@ def _load_frames(value: Any, channels: int, size: int) -> torch.Tensor:
 
     path = Path(str(value))
     try:
-        if path.is_file() and path.suffix.lower() not in (".gif", ".mp4", ".avi", ".mov", ".mkv", ".webm"):
+        if path.is_file() and path.suffix.lower() not in (
+            ".gif",
+            ".mp4",
+            ".avi",
+            ".mov",
+            ".mkv",
+            ".webm",
+        ):
             from PIL import Image
 
             from .clips import _to_frame
@@ -97,35 +110,56 @@ def _load_frames(value: Any, channels: int, size: int) -> torch.Tensor:
         else:
             raw = read_clip(path, size, channels)
     except (OSError, ValueError) as err:
-        raise FickError(f"cannot read frames from '{value}' ({err}): pass an image, a GIF or a folder of frames")
+        raise FickError(
+            f"cannot read frames from '{value}' ({err}): pass an image, a GIF or a folder of frames"
+        ) from err
     return torch.from_numpy(raw.astype(np.float32) / 127.5 - 1.0)
 
 
 class VideoDiffusionTask(Task):
     kind = "diffusion"
 
-    def __init__(self, cfg: VideoDiffusionConfig | dict, info: dict[str, Any], resolve: Resolver | None = None):
+    def __init__(
+        self,
+        cfg: VideoDiffusionConfig | dict,
+        info: dict[str, Any],
+        resolve: Resolver | None = None,
+    ):
         super().__init__()
         self.cfg = coerce_config(VideoDiffusionConfig, cfg)
         self.info = dict(info)
         self.process = make_process(self.cfg)
         self.autoencoder = _companion(AutoencoderTask, self.cfg.vae, "vae", resolve)
-        self.metrics_classifier = _companion(ClassifierTask, self.cfg.metrics_classifier, "metrics_classifier",
-                                             resolve)
-        self.video_classifier = _companion(VideoClassifierTask, self.cfg.video_classifier, "video_classifier",
-                                           resolve)
+        self.metrics_classifier = _companion(
+            ClassifierTask, self.cfg.metrics_classifier, "metrics_classifier", resolve
+        )
+        self.video_classifier = _companion(
+            VideoClassifierTask, self.cfg.video_classifier, "video_classifier", resolve
+        )
         size, channels, frames = info["image_size"], info["channels"], info["frames"]
         if self.autoencoder is not None:
             vae = self.autoencoder.vae
             if vae.channels != channels:
-                raise FickError(f"model.vae has {vae.channels} image channels but the clips have {channels}")
+                raise FickError(
+                    f"model.vae has {vae.channels} image channels but the clips have {channels}"
+                )
             size, channels = size // vae.downsample, vae.latent_channels
         self.state_shape = (channels, frames, size, size)
-        self.register_buffer("latent_scale", torch.zeros(()))  # 1 / latent std, set on the first batch
-        self.net = VideoDiT(image_size=size, channels=channels, frames=frames, num_classes=info["num_classes"],
-                            patch_size=self.cfg.patch_size, width=self.cfg.width, depth=self.cfg.depth,
-                            heads=self.cfg.heads, mlp_ratio=self.cfg.mlp_ratio,
-                            time_scale=process_time_scale(self.process))
+        self.register_buffer(
+            "latent_scale", torch.zeros(())
+        )  # 1 / latent std, set on the first batch
+        self.net = VideoDiT(
+            image_size=size,
+            channels=channels,
+            frames=frames,
+            num_classes=info["num_classes"],
+            patch_size=self.cfg.patch_size,
+            width=self.cfg.width,
+            depth=self.cfg.depth,
+            heads=self.cfg.heads,
+            mlp_ratio=self.cfg.mlp_ratio,
+            time_scale=process_time_scale(self.process),
+        )
         self._real_cache: dict[str, Any] = {}
 
     # -- clips <-> diffusion state ------------------------------------------------------------
@@ -151,13 +185,22 @@ class VideoDiffusionTask(Task):
         if self.autoencoder is None:
             return state.clamp(-1, 1)
         if float(self.latent_scale) == 0.0:
-            raise FickError("this latent model was never trained (its latent scale is unset): train it first")
+            raise FickError(
+                "this latent model was never trained (its latent scale is unset): train it first"
+            )
         b, c, t, h, w = state.shape
-        frames = self.autoencoder.vae.decode(state.transpose(1, 2).reshape(b * t, c, h, w) / self.latent_scale)
+        frames = self.autoencoder.vae.decode(
+            state.transpose(1, 2).reshape(b * t, c, h, w) / self.latent_scale
+        )
         return frames.reshape(b, t, *frames.shape[1:]).transpose(1, 2).clamp(-1, 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
-                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        cfg_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return self.net(x, t, labels, cfg_null)
 
     # -- training -------------------------------------------------------------------------------
@@ -165,9 +208,17 @@ class VideoDiffusionTask(Task):
         videos, labels = batch
         x0 = self.encode(videos)
         # condition dropout: the same network learns the unconditional model (null class) for CFG
-        cfg_null = core.guidance.drop_condition(len(labels), self.cfg.class_dropout, device=labels.device)
-        out = core.training_loss(self, x0, self.process, prediction=self.cfg.prediction,
-                                 weighting=self.cfg.weighting, model_kwargs={"labels": labels, "cfg_null": cfg_null})
+        cfg_null = core.guidance.drop_condition(
+            len(labels), self.cfg.class_dropout, device=labels.device
+        )
+        out = core.training_loss(
+            self,
+            x0,
+            self.process,
+            prediction=self.cfg.prediction,
+            weighting=self.cfg.weighting,
+            model_kwargs={"labels": labels, "cfg_null": cfg_null},
+        )
         return out.loss.mean(), {}
 
     # -- sampling -------------------------------------------------------------------------------
@@ -175,13 +226,23 @@ class VideoDiffusionTask(Task):
         """Plain conditional at scale 1, otherwise classifier-free guidance (one batched call)."""
         if guidance == 1.0 or not self.info["class_names"]:
             return self
-        return core.guidance.classifier_free(self, guidance, rescale=rescale,
-                                             interval=tuple(interval) if interval else None)
+        return core.guidance.classifier_free(
+            self, guidance, rescale=rescale, interval=tuple(interval) if interval else None
+        )
 
     @torch.no_grad()
-    def sample_clips(self, labels: torch.Tensor, *, known_frames: torch.Tensor | None = None,
-                     steps: int | None = None, sampler: str | None = None, guidance: float | None = None,
-                     generator: torch.Generator | None = None, callback=None, **options: Any):
+    def sample_clips(
+        self,
+        labels: torch.Tensor,
+        *,
+        known_frames: torch.Tensor | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
+        guidance: float | None = None,
+        generator: torch.Generator | None = None,
+        callback=None,
+        **options: Any,
+    ):
         """One clip per label: (frames (B, C, T, H, W) in [-1, 1], final diffusion state).
 
         ``known_frames`` (B, k, C, H, W): the first k frames are given. They are encoded and held
@@ -189,14 +250,20 @@ class VideoDiffusionTask(Task):
         frames, so the output's first k frames are the given pixels exactly."""
         device = self.latent_scale.device
         b = len(labels)
-        noise = torch.randn((b, *self.state_shape), generator=generator,
-                            device=generator.device if generator is not None else device).to(device)
+        noise = torch.randn(
+            (b, *self.state_shape),
+            generator=generator,
+            device=generator.device if generator is not None else device,
+        ).to(device)
         extra: dict[str, Any] = {}
         k = 0
         if known_frames is not None:
             k = known_frames.shape[1]
             if k >= self.state_shape[1]:
-                raise FickError(f"{k} given frames leave nothing to generate in a {self.state_shape[1]}-frame clip")
+                raise FickError(
+                    f"{k} given frames leave nothing to generate in a "
+                    f"{self.state_shape[1]}-frame clip: give fewer frames"
+                )
             known_frames = known_frames.to(device=device, dtype=noise.dtype)
             given = self.encode(known_frames.transpose(1, 2))  # (B, C', k, h, w)
             known = torch.zeros_like(noise)
@@ -205,21 +272,57 @@ class VideoDiffusionTask(Task):
             mask[:, :, :k] = True
             extra = {"mask": mask, "known": known}
         guidance = self.cfg.guidance if guidance is None else float(guidance)
-        model = self._guided_model(guidance, float(options.pop("guidance_rescale", 0.0)),
-                                   options.pop("guidance_interval", None))
-        state = core.sample(model, noise, schedule=self.process, sampler=sampler or self.cfg.sampler,
-                            steps=steps or self.cfg.steps, prediction=self.cfg.prediction, generator=generator,
-                            callback=callback, model_kwargs={"labels": labels}, **extra, **options)
+        model = self._guided_model(
+            guidance,
+            float(options.pop("guidance_rescale", 0.0)),
+            options.pop("guidance_interval", None),
+        )
+        state = core.sample(
+            model,
+            noise,
+            schedule=self.process,
+            sampler=sampler or self.cfg.sampler,
+            steps=steps or self.cfg.steps,
+            prediction=self.cfg.prediction,
+            generator=generator,
+            callback=callback,
+            model_kwargs={"labels": labels},
+            **extra,
+            **options,
+        )
         frames = self.decode(state)
         if k:
             frames[:, :, :k] = known_frames.transpose(1, 2)
         return frames, state
 
+    def _label_condition(self, raw: Any) -> dict[str, Any] | None:
+        """``label=`` values as class names where they name one: ``label=37`` is the class "37"
+        of two-digit clips (digits in any order), not index 37."""
+        if raw is None:
+            return None
+        names = self.info["class_names"]
+        values = list(raw) if isinstance(raw, list | tuple) else [raw]
+        moving = self.info.get("source") == "moving-digits"
+        out = []
+        for v in values:
+            text = "".join(sorted(str(v))) if moving and str(v).isdigit() else str(v)
+            out.append(text if text in names else v)
+        return {"label": out}
+
     @torch.no_grad()
-    def sample(self, n: int, *, steps: int | None = None, sampler: str | None = None,
-               guidance: float | None = None, condition: dict[str, Any] | None = None,
-               generator: torch.Generator | None = None, progress: Progress | None = None,
-               batch_size: int = 64, **options: Any) -> list[VideoSample]:
+    def sample(
+        self,
+        n: int,
+        *,
+        steps: int | None = None,
+        sampler: str | None = None,
+        guidance: float | None = None,
+        condition: dict[str, Any] | None = None,
+        generator: torch.Generator | None = None,
+        progress: Progress | None = None,
+        batch_size: int = 64,
+        **options: Any,
+    ) -> list[VideoSample]:
         """``n`` clips. Conditions: ``label`` (class index or name), ``first_frame`` (an image:
         image-to-video), ``context`` (a clip to continue from its last ``context_frames`` frames,
         default half a clip), ``length`` (total frames: longer videos are made clip by clip, each
@@ -227,11 +330,13 @@ class VideoDiffusionTask(Task):
         condition = dict(condition or {})
         unknown = sorted(set(condition) - set(CONDITIONS))
         if unknown:
-            raise FickError(f"unknown condition(s) {unknown} for video: use {', '.join(CONDITIONS)}")
+            raise FickError(
+                f"unknown condition(s) {unknown} for video: use {', '.join(CONDITIONS)}"
+            )
         device = self.latent_scale.device
         c, size, clip_len = self.info["channels"], self.info["image_size"], self.state_shape[1]
         names = self.info["class_names"] or ["unconditional"]
-        labels = _labels_for(n, {"label": condition.get("label")} if "label" in condition else None, names, device)
+        labels = _labels_for(n, self._label_condition(condition.get("label")), names, device)
         if not self.info["class_names"]:  # unconditional data: the null class (index 0)
             labels = torch.full_like(labels, self.net.null_label)
         overlap = int(condition.get("context_frames", clip_len // 2))
@@ -262,14 +367,25 @@ class VideoDiffusionTask(Task):
             known = None if start is None else start.unsqueeze(0).expand(len(chunk), *start.shape)
             video = None
             while video is None or video.shape[2] < length:
-                frames, _ = self.sample_clips(chunk, known_frames=known, steps=steps, sampler=sampler,
-                                              guidance=guidance, generator=generator, callback=callback,
-                                              **options)
-                video = frames if video is None else torch.cat([video, frames[:, :, overlap:]], dim=2)
+                frames, _ = self.sample_clips(
+                    chunk,
+                    known_frames=known,
+                    steps=steps,
+                    sampler=sampler,
+                    guidance=guidance,
+                    generator=generator,
+                    callback=callback,
+                    **options,
+                )
+                video = (
+                    frames if video is None else torch.cat([video, frames[:, :, overlap:]], dim=2)
+                )
                 known = video[:, :, -overlap:].transpose(1, 2)
             video = video[:, :, :length].transpose(1, 2).cpu()  # (B, T, C, H, W)
-            out += [VideoSample(v, None if not self.info["class_names"] else int(y))
-                    for v, y in zip(video, chunk.tolist())]
+            out += [
+                VideoSample(v, None if not self.info["class_names"] else int(y))
+                for v, y in zip(video, chunk.tolist())
+            ]
         self.train(was_training)
         return out
 
@@ -284,17 +400,28 @@ class VideoDiffusionTask(Task):
             from .data import build_video_data
 
             data = build_video_data("video-diffusion", self.info["data"])
-        return video_metrics(samples, data, self.info, image_classifier=self.metrics_classifier,
-                             video_classifier=self.video_classifier, cache=self._real_cache,
-                             max_real=self.cfg.num_metric_samples)
+        return video_metrics(
+            samples,
+            data,
+            self.info,
+            image_classifier=self.metrics_classifier,
+            video_classifier=self.video_classifier,
+            cache=self._real_cache,
+            max_real=self.cfg.num_metric_samples,
+        )
 
-    def export(self, samples: list[VideoSample], out_dir: Path, prefix: str = "sample") -> list[Path]:
+    def export(
+        self, samples: list[VideoSample], out_dir: Path, prefix: str = "sample"
+    ) -> list[Path]:
         return write_video_samples(samples, out_dir, prefix)
 
     def saved_config(self) -> dict[str, Any]:
         cfg = asdict(self.cfg)
-        for key, task in (("vae", self.autoencoder), ("metrics_classifier", self.metrics_classifier),
-                          ("video_classifier", self.video_classifier)):
+        for key, task in (
+            ("vae", self.autoencoder),
+            ("metrics_classifier", self.metrics_classifier),
+            ("video_classifier", self.video_classifier),
+        ):
             if task is not None:
                 cfg[key] = {"config": task.saved_config(), "info": task.info}
         return cfg

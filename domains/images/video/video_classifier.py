@@ -20,15 +20,27 @@ class VideoCNN(nn.Module):
     """Stages of two 3x3x3 convolutions (BatchNorm, ReLU), each halving space and, from the
     second stage on, time; global average pooling; a ``feature_dim`` layer; logits."""
 
-    def __init__(self, channels: int, num_classes: int, widths: tuple[int, ...] = (16, 32, 64),
-                 feature_dim: int = 64, dropout: float = 0.2):
+    def __init__(
+        self,
+        channels: int,
+        num_classes: int,
+        widths: tuple[int, ...] = (16, 32, 64),
+        feature_dim: int = 64,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         ch = channels
         for i, w in enumerate(widths):
-            layers += [nn.Conv3d(ch, w, 3, padding=1), nn.BatchNorm3d(w), nn.ReLU(),
-                       nn.Conv3d(w, w, 3, padding=1), nn.BatchNorm3d(w), nn.ReLU(),
-                       nn.MaxPool3d((1 if i == 0 else 2, 2, 2), ceil_mode=True)]
+            layers += [
+                nn.Conv3d(ch, w, 3, padding=1),
+                nn.BatchNorm3d(w),
+                nn.ReLU(),
+                nn.Conv3d(w, w, 3, padding=1),
+                nn.BatchNorm3d(w),
+                nn.ReLU(),
+                nn.MaxPool3d((1 if i == 0 else 2, 2, 2), ceil_mode=True),
+            ]
             ch = w
         self.body = nn.Sequential(*layers)
         self.project = nn.Linear(ch, feature_dim)

@@ -28,8 +28,9 @@ __all__ = ["VideoDiT"]
 
 class VideoDiT(nn.Module):
     """``forward(x, t, labels, cfg_null=None)``: x (B, C, T, H, W), t (B,) or scalar, labels (B,),
-    ``cfg_null`` (B,) bool (those labels become the null class) -> a tensor shaped like x. ``depth`` counts (spatial, temporal) block pairs; ``frames`` is the longest
-    clip the temporal embedding covers (shorter clips use its first rows)."""
+    ``cfg_null`` (B,) bool (those labels become the null class) -> a tensor shaped like x.
+    ``depth`` counts (spatial, temporal) block pairs; ``frames`` is the longest clip the temporal
+    embedding covers (shorter clips use its first rows)."""
 
     def __init__(
         self,
@@ -45,15 +46,27 @@ class VideoDiT(nn.Module):
         time_scale: float = 1.0,
     ):
         super().__init__()
-        self.image_size, self.channels, self.frames, self.patch_size = image_size, channels, frames, patch_size
+        self.image_size, self.channels, self.frames, self.patch_size = (
+            image_size,
+            channels,
+            frames,
+            patch_size,
+        )
         self.patch_embed = PatchEmbed(channels, width, patch_size)
         grid = image_size // patch_size
-        self.register_buffer("pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False)
-        self.register_buffer("time_pos_embed", sincos_embedding_1d(width, torch.arange(frames)).unsqueeze(0),
-                             persistent=False)
+        self.register_buffer(
+            "pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False
+        )
+        self.register_buffer(
+            "time_pos_embed",
+            sincos_embedding_1d(width, torch.arange(frames)).unsqueeze(0),
+            persistent=False,
+        )
         self.time_embed = TimestepEmbedder(width, time_scale=time_scale)
         self.label_embed = LabelEmbedder(num_classes, width)
-        self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(2 * depth))
+        self.blocks = nn.ModuleList(
+            AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(2 * depth)
+        )
         self.final = FinalLayer(width, patch_size * patch_size * channels)
         self._init_weights()
 
@@ -79,8 +92,13 @@ class VideoDiT(nn.Module):
     def null_label(self) -> int:
         return self.label_embed.null_label
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
-                cfg_null: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        cfg_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         b, c, frames, h, w = x.shape
         if frames > self.frames:
             raise ValueError(f"clip of {frames} frames is longer than the model's {self.frames}")

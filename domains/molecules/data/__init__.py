@@ -8,6 +8,7 @@ from .importer import (
     load_imported,
     split_dataset,
 )
+from .perception import canonical_smiles, canonical_smiles_set
 from .qm9 import QM9, QM9_ELEMENTS, QM9_PROPERTIES, QM9_UNITS, edm_split, load_qm9, load_qm9_split
 from .records import (
     MoleculeDataset,
@@ -32,6 +33,8 @@ __all__ = [
     "MoleculeDataset",
     "PackedMolecules",
     "cache_root",
+    "canonical_smiles",
+    "canonical_smiles_set",
     "collate",
     "compute_info",
     "edm_split",

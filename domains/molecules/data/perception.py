@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,6 +22,7 @@ from rdkit.Geometry import Point3D
 __all__ = [
     "PERCEPTION_METHODS",
     "canonical_smiles",
+    "canonical_smiles_set",
     "kekulized_bonds",
     "mol_from_atoms",
     "perceive_bonds",
@@ -182,3 +183,11 @@ def smiles_to_canonical(smiles: str) -> str | None:
         return canonical_smiles(Chem.MolFromSmiles(smiles))
     except Exception:  # noqa: BLE001
         return None
+
+
+def canonical_smiles_set(smiles: Iterable[str]) -> set[str]:
+    """The canonical forms of SMILES strings (unparsable ones dropped): a training set for
+    novelty, e.g. ``canonical_smiles_set(train_dataset.smiles())``."""
+    out = {smiles_to_canonical(s) for s in smiles}
+    out.discard(None)
+    return out  # type: ignore[return-value]

@@ -98,8 +98,10 @@ class PackedMolecules:
             "atom_ptr": atoms,
             "bond_ptr": bonds,
             "pos": torch.cat([r.pos for r in records]) if records else torch.zeros(0, 3),
-            "atom_type": torch.cat([r.atom_type for r in records]) if records else torch.zeros(0),
-            "charge": torch.cat([r.charge for r in records]) if records else torch.zeros(0),
+            "atom_type": torch.cat([r.atom_type for r in records])
+            if records else torch.zeros(0, dtype=torch.long),
+            "charge": torch.cat([r.charge for r in records])
+            if records else torch.zeros(0, dtype=torch.long),
             "bond_index": torch.cat([r.bond_index for r in records], 1)
             if records else torch.zeros(2, 0, dtype=torch.long),
             "bond_type": torch.cat([r.bond_type for r in records])

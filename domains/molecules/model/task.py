@@ -170,7 +170,7 @@ class MoleculeDiffusion(Task):
         ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``,
         ``gradient_guidance`` (scale of property-predictor guidance toward ``condition``)."""
         core = _core()
-        device = next(self.parameters()).device
+        device = next(iter([*self.parameters(), *self.buffers()]), torch.empty(0)).device
         steps = int(steps or self.cfg.steps)
         sampler = sampler or self.cfg.sampler
         scaffold = Scaffold.from_option(options.get("fix"), self.codec) if options.get("fix") \

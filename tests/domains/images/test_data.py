@@ -6,12 +6,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from fick.domains.base import FickError
 from fick.domains.images import plugin
 from fick.domains.images.config import ImageDataConfig
 from fick.domains.images.data import build_image_data, split_indices
+from PIL import Image
 
 
 @pytest.mark.parametrize("size", [16, 32])
@@ -34,14 +33,20 @@ def test_digits_shapes_range_and_split(size):
     assert torch.equal(all_labels, torch.from_numpy(np.sort(load_digits().target)))
 
 
-@pytest.mark.parametrize("mode,pil_mode", [("bilinear", Image.BILINEAR), ("bicubic", Image.BICUBIC)])
+@pytest.mark.parametrize(
+    "mode,pil_mode", [("bilinear", Image.BILINEAR), ("bicubic", Image.BICUBIC)]
+)
 def test_upscaled_digits_match_pillow(mode, pil_mode):
     from sklearn.datasets import load_digits
 
-    images = build_image_data(ImageDataConfig(image_size=16, resize=mode, val_fraction=0.0)).train.images
+    images = build_image_data(
+        ImageDataConfig(image_size=16, resize=mode, val_fraction=0.0)
+    ).train.images
     raw = load_digits().images[:40].astype(np.float32) / 16 * 2 - 1
     # Pillow's resize of the float image, clipped to [-1, 1] (bicubic overshoots)
-    ref = np.stack([np.asarray(Image.fromarray(a).resize((16, 16), pil_mode)) for a in raw]).clip(-1, 1)
+    ref = np.stack([np.asarray(Image.fromarray(a).resize((16, 16), pil_mode)) for a in raw]).clip(
+        -1, 1
+    )
     np.testing.assert_allclose(images[:40, 0].numpy(), ref, atol=1e-5)
 
 
@@ -71,20 +76,27 @@ def _folder(tmp_path):
 def test_folder_rgb_and_grayscale_with_an_unreadable_image(tmp_path):
     root = _folder(tmp_path)
     with pytest.warns(UserWarning, match="broken.png"):
-        bundle = build_image_data(ImageDataConfig(source="folder", root=str(root), image_size=8, channels=3,
-                                                  val_fraction=0.0))
+        bundle = build_image_data(
+            ImageDataConfig(
+                source="folder", root=str(root), image_size=8, channels=3, val_fraction=0.0
+            )
+        )
     assert len(bundle.train) == 6  # the broken file is skipped
     assert bundle.info["class_names"] == ["cat", "dog"] and bundle.info["channels"] == 3
     assert bundle.train.images.shape == (6, 3, 8, 8)
     assert sorted(bundle.train.labels.tolist()) == [0, 0, 0, 1, 1, 1]
     # the pixels are Pillow's resize of the file, mapped to [-1, 1]
-    expected = np.asarray(Image.open(root / "cat" / "0.png").convert("RGB").resize((8, 8), Image.BILINEAR))
+    expected = np.asarray(
+        Image.open(root / "cat" / "0.png").convert("RGB").resize((8, 8), Image.BILINEAR)
+    )
     first = bundle.train.images[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose((first + 1) * 127.5, expected, atol=1e-3)
     assert bundle.extras["skipped"] and "broken.png" in bundle.extras["skipped"][0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gray = build_image_data(ImageDataConfig(source="folder", root=str(root), image_size=8, channels=1))
+        gray = build_image_data(
+            ImageDataConfig(source="folder", root=str(root), image_size=8, channels=1)
+        )
     assert gray.train.images.shape[1] == 1
 
 

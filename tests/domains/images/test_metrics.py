@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-
 from fick.domains.images.metrics import frechet_distance, inception_score
 
 
@@ -35,7 +34,9 @@ def test_frechet_distance_matches_scipy_sqrtm():
     ours = frechet_distance(torch.from_numpy(a), torch.from_numpy(b))
     assert ours == pytest.approx(_scipy_frechet(a, b), rel=1e-6)
     # float32 features are promoted to float64 internally
-    assert frechet_distance(torch.from_numpy(a).float(), torch.from_numpy(b).float()) == pytest.approx(ours, rel=1e-4)
+    assert frechet_distance(
+        torch.from_numpy(a).float(), torch.from_numpy(b).float()
+    ) == pytest.approx(ours, rel=1e-4)
 
 
 def test_inception_score_bounds():

@@ -4,7 +4,6 @@ closed form), and the shapes of the DiT, U-Net and VAE."""
 import numpy as np
 import pytest
 import torch
-
 from fick.domains.images.dit import DiT, unpatchify
 from fick.domains.images.dit_blocks import AdaLNZeroBlock
 from fick.domains.images.embeddings import LabelEmbedder, PatchEmbed, sincos_embedding_2d
@@ -40,7 +39,9 @@ def test_sincos_2d_matches_the_closed_form():
     omega = 1.0 / 10000 ** (np.arange(dim // 4) / (dim // 4))
     for i in range(h):
         for j in range(w):
-            row = np.concatenate([np.sin(i * omega), np.cos(i * omega), np.sin(j * omega), np.cos(j * omega)])
+            row = np.concatenate(
+                [np.sin(i * omega), np.cos(i * omega), np.sin(j * omega), np.cos(j * omega)]
+            )
             np.testing.assert_allclose(emb[i * w + j], row, rtol=1e-6, atol=1e-6)
 
 

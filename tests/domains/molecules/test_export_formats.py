@@ -12,6 +12,7 @@ import torch
 from fick.domains.molecules.data import make_record
 from fick.domains.molecules.export import (
     export_molecules,
+    export_samples,
     from_rdkit,
     grid_png,
     html_3d,
@@ -63,6 +64,17 @@ def test_sdf_round_trip_with_rdkit(molecules, tmp_path):
         assert torch.equal(a.bond_index, b.bond_index) and torch.equal(a.bond_type, b.bond_type)
         assert torch.allclose(a.pos, b.pos, atol=1e-4)
     assert again[0].sd_tags == ["qed", "valid"] and again[0].elements == EL
+    # without elements=, the vocabulary stored in the file is used (F absent here, kept anyway)
+    assert read_sdf(path)[0].elements == EL
+
+
+def test_vocabulary_survives_a_file_missing_some_elements(tmp_path):
+    vocab = ["H", "C", "N", "O", "S", "Cl"]
+    m = Chem.AddHs(Chem.MolFromSmiles("ClCCS"))  # no N, no O: a by-file vocabulary would shift
+    AllChem.EmbedMolecule(m, randomSeed=0)
+    rec = from_rdkit(m, vocab)
+    back = read_sdf(write_sdf([rec], tmp_path / "s.sdf", elements=vocab))[0]
+    assert back.elements == vocab and torch.equal(back.atom_type, rec.atom_type)
 
 
 def test_atoms_only_molecules_are_written_with_edm_bonds(molecules, tmp_path):
@@ -108,6 +120,9 @@ def test_xyz_csv_png_html(molecules, tmp_path):
                                     molecules[1].bond_type.tolist())]
     files = export_molecules(molecules, tmp_path / "all", scores=scores)
     assert sorted(p.suffix for p in files) == [".csv", ".html", ".png", ".sdf", ".xyz"]
+    files = export_samples(molecules, tmp_path / "task", "gen", elements=EL)  # scores computed
+    tagged = next(iter(Chem.SDMolSupplier(str(tmp_path / "task" / "gen.sdf"), removeHs=False)))
+    assert tagged.GetProp("smiles") == "CC(=O)[O-]" and float(tagged.GetProp("valid")) == 1.0
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node.js not installed")

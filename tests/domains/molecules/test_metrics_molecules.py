@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from fick.domains.molecules.data import make_record
+from fick.domains.molecules.data import canonical_smiles_set, make_record
 from fick.domains.molecules.export import from_rdkit
 from fick.domains.molecules.metrics import (
     bond_order_matrix,
@@ -86,8 +86,10 @@ def test_uniqueness_novelty_and_connectivity():
     far = methane.pos + torch.tensor([10.0, 0, 0])
     two = make_record(torch.cat([ethanol.pos, far]),
                       torch.cat([ethanol.atom_type, methane.atom_type]))
+    train = canonical_smiles_set(["[H]C([H])([H])[H]", "not a smiles"])  # methane, spelt oddly
+    assert train == {"C"}
     m = evaluate_molecules([ethanol, atoms_only(ethanol), two, methane],
-                           train_smiles={"C"}, druglike=False, geometry=False)
+                           train_smiles=train, druglike=False, geometry=False)
     assert m["validity"] == 1.0
     assert m["uniqueness"] == pytest.approx(2 / 4)  # CCO three times (largest fragment), C
     assert m["novelty"] == pytest.approx(1 / 2)  # C is in the training set

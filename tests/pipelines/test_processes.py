@@ -1,0 +1,107 @@
+"""Behaviour that needs processes of its own: SIGKILL + resume, SIGTERM, DDP on 2 CPU processes,
+and sharded sampling through Lightning's predict loop."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import mlflow_runs, toy_fick, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen | None = None, what: str = ""):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = predicate()
+        if found:
+            return found
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process ended (rc {proc.returncode}) before {what}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _first_checkpoint(workdir: Path):
+    found = list(workdir.glob("outputs/*/*/checkpoints/last.ckpt"))
+    return found[0] if found else None
+
+
+def _run_log(workdir: Path, name: str):
+    return open(workdir / name, "w")
+
+
+def test_sigkill_then_resume_continues_the_same_run(workdir):
+    cfg = write_config(
+        workdir / "long.yaml",
+        train={"max_steps": 80, "checkpoint_every_n_steps": 10, "val_every_n_steps": 40, "log_every_n_steps": 2},
+    )
+    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "a.log"), stderr=subprocess.STDOUT)
+    try:
+        ckpt = _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed_at = time.time() * 1000
+    step = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+    assert 10 <= step < 80
+    client, (run,) = mlflow_runs()
+    assert run.info.status == "RUNNING"  # SIGKILL: nobody could mark it
+
+    resumed = toy_fick("train", "--resume", run.info.run_id, cwd=workdir, stdout=_run_log(workdir, "b.log"), stderr=subprocess.STDOUT)
+    assert resumed.wait(timeout=300) == 0, (workdir / "b.log").read_text()[-2000:]
+    client, runs = mlflow_runs()
+    assert [r.info.run_id for r in runs] == [run.info.run_id]  # the same run, no new one
+    assert runs[0].info.status == "FINISHED"
+    history = client.get_metric_history(run.info.run_id, "train/loss")
+    after = sorted(m.step for m in history if m.timestamp > killed_at)
+    # the resumed process started at the checkpoint's step, not at 0, and went to the end
+    assert after[0] >= step and after[0] <= step + 2 and after[-1] == 79
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {"model/model.safetensors", "model/fick.yaml"}
+
+
+def test_sigterm_marks_the_run_killed(workdir):
+    cfg = write_config(workdir / "term.yaml", train={"max_steps": 100000, "checkpoint_every_n_steps": 5})
+    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "c.log"), stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc != 0
+    _, (run,) = mlflow_runs()
+    assert run.info.status == "KILLED"
+
+
+def test_ddp_on_two_cpu_processes_trains_to_the_end(workdir):
+    cfg = write_config(
+        workdir / "ddp.yaml",
+        trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp"},
+        train={"max_steps": 8, "val_every_n_steps": 8, "checkpoint_every_n_steps": 8},
+    )
+    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "d.log"), stderr=subprocess.STDOUT)
+    assert proc.wait(timeout=300) == 0, (workdir / "d.log").read_text()[-3000:]
+    log = (workdir / "d.log").read_text()
+    assert "GLOBAL_RANK: 1" in log and "distributed_backend=gloo" in log
+    client, runs = mlflow_runs()
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"  # one run for both ranks
+    assert client.get_metric_history(runs[0].info.run_id, "val/centre_dist")[-1].step == 8
+
+    # sharded sampling on 2 processes gives exactly the samples of one process (same seeds)
+    model = f"runs:/{runs[0].info.run_id}/model"
+    two = toy_fick("sample", model, "-n", "20", "--batch-size", "4", "--devices", "2", "--accelerator", "cpu",
+                   "--out", workdir / "two", cwd=workdir, stdout=_run_log(workdir, "e.log"), stderr=subprocess.STDOUT)
+    assert two.wait(timeout=300) == 0, (workdir / "e.log").read_text()[-3000:]
+    from conftest import run_cli
+
+    assert run_cli("sample", model, "-n", "20", "--batch-size", "4", "--out", workdir / "one") == 0
+    assert (workdir / "two" / "sample.csv").read_text() == (workdir / "one" / "sample.csv").read_text()
+    assert not (workdir / "two" / "shards").exists()
