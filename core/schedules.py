@@ -95,9 +95,10 @@ class DiscreteVP(Process):
         self.betas = betas
         self.alphas_cumprod = torch.cumprod(1 - betas, 0)
         self.num_steps = betas.numel()
-        # sqrt((1 - abar) / abar): diffusers' "sigmas"; the final one may be inf after
-        # zero-terminal-SNR rescaling, which the grid builders handle.
-        self.ve_sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod).sqrt()
+        # sqrt((1 - abar) / abar): diffusers' "sigmas". A zero-terminal-SNR schedule has
+        # abar = 0 at T: like diffusers' Euler, use 2**-24 there so sigma stays finite.
+        abar = self.alphas_cumprod.clamp_min(2.0**-24)
+        self.ve_sigmas = ((1 - abar) / abar).sqrt()
         self._cache: dict = {}
 
     def __repr__(self) -> str:
@@ -263,7 +264,7 @@ class ContinuousVP(Process):
         if self.name == "linear":
             # VP-SDE: log abar = -(beta_min t + (beta_max - beta_min) t^2 / 2).
             log_abar = -(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2)
-            return log_abar - torch.log(-torch.expm1(log_abar).clamp_min(1e-300))
+            return log_abar - torch.log((-torch.expm1(log_abar)).clamp_min(1e-300))
         a2 = (1 - t**self.power) ** 2
         a2 = (1 - 2 * self.precision) * a2 + self.precision
         return torch.log(a2) - torch.log1p(-a2)

@@ -23,7 +23,6 @@ def _examples(*lines: str) -> str:
 def _pairs(items: list[str] | None, flag: str) -> dict:
     """KEY=VALUE strings -> dict, values parsed as YAML (3 -> int, 0.5 -> float, a -> str)."""
     import yaml
-
     from fick.domains.base import FickError
 
     out = {}
@@ -119,13 +118,32 @@ def cmd_evaluate(args) -> int:
         model = modelio.load(args.target)
         out = Path(args.out) if args.out else _default_out(args.target)
         result = sampling.draw(
-            model, args.n, out, seed=args.seed, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
-            condition=_pairs(args.condition, "--condition") or None, **_pairs(args.option, "--option"),
+            model,
+            args.n,
+            out,
+            seed=args.seed,
+            steps=args.steps,
+            sampler=args.sampler,
+            guidance=args.guidance,
+            condition=_pairs(args.condition, "--condition") or None,
+            **_pairs(args.option, "--option"),
         )
         samples, files_dir = result.samples, out
-        params = {"n": args.n, "steps": args.steps, "sampler": args.sampler, "guidance": args.guidance, "seed": args.seed}
+        params = {
+            "n": args.n,
+            "steps": args.steps,
+            "sampler": args.sampler,
+            "guidance": args.guidance,
+            "seed": args.seed,
+        }
         speed = result.items_per_s
-    reference = sampling.reference_data(model, args.reference, args.data)
+    try:
+        reference = sampling.reference_data(model, args.reference, args.data)
+    except _user_errors() as err:
+        if args.reference:
+            raise
+        print(f"note: the training data could not be rebuilt ({_one_line(err)})")
+        reference = None
     if reference is None:
         print("note: no reference data (pass --reference CONFIG); metrics that need it are skipped")
     metrics = sampling.evaluate_samples(model, samples, reference)
@@ -133,7 +151,9 @@ def cmd_evaluate(args) -> int:
         metrics["sample/items_per_s"] = speed
     _print_metrics(metrics)
     if not args.no_track:
-        run_id = sampling.track_evaluation(args.experiment, model, metrics, params=params, files_dir=files_dir)
+        run_id = sampling.track_evaluation(
+            args.experiment, model, metrics, params=params, files_dir=files_dir
+        )
         print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
     return 0
 
@@ -193,19 +213,27 @@ def cmd_data(args) -> int:
 def cmd_demo(args) -> int:
     from fick.pipelines.demo import run_demo
 
-    return run_demo(n=args.n, steps=args.steps, out=Path(args.out))
+    return run_demo(n=args.n, steps=args.steps, out=Path(args.out), domains=args.domain)
 
 
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
 def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
-    p.add_argument("-n", type=int, default=n_default, help=f"number of samples (default {n_default})")
+    p.add_argument(
+        "-n", type=int, default=n_default, help=f"number of samples (default {n_default})"
+    )
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
-    p.add_argument("--sampler", help="ddim, ddpm, dpmpp-2m, euler, heun, flow-euler ... (default: the model's)")
+    p.add_argument(
+        "--sampler", help="ddim, ddpm, dpmpp-2m, euler, heun, flow-euler ... (default: the model's)"
+    )
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-    p.add_argument("--condition", action="append", metavar="K=V", help="condition, e.g. label=3 (repeatable)")
-    p.add_argument("--option", action="append", metavar="K=V", help="domain sampling option (repeatable)")
+    p.add_argument(
+        "--condition", action="append", metavar="K=V", help="condition, e.g. label=3 (repeatable)"
+    )
+    p.add_argument(
+        "--option", action="append", metavar="K=V", help="domain sampling option (repeatable)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="output folder (default outputs/samples/<model>-<time>)")
 
@@ -226,28 +254,46 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = subs.add_parser(
-        "train", help="train a model from a YAML config", formatter_class=_FMT,
+        "train",
+        help="train a model from a YAML config",
+        formatter_class=_FMT,
         description="Train a model from a YAML config, tracked in MLflow (sqlite:///mlflow.db "
         "unless MLFLOW_TRACKING_URI is set). Checkpoints, samples and the final model go to "
         "outputs/<experiment>/<run id>/; the model is also logged as runs:/<run id>/model.",
         epilog=_examples(
             "fick train configs/images/digits-tiny.yaml",
             "fick train configs/images/digits.yaml --set train.lr=3e-4 --set model.depth=6",
-            "fick train configs/molecules/qm9.yaml --set trainer.devices=4 --set trainer.strategy=ddp",
+            "fick train configs/molecules/qm9.yaml --set trainer.devices=4 \\\n"
+            "    --set trainer.strategy=ddp",
             "fick train --resume 3f2a...e1            # an MLflow run id: continue that run",
             "fick train --resume outputs/images_digits/<run>/checkpoints/last.ckpt",
             "fick train configs/images/digits.yaml --register digits   # -> models:/digits@current",
         ),
     )
     p.add_argument("config", nargs="?", help="YAML config (optional with --resume)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, dotted keys (repeatable)")
-    p.add_argument("--resume", metavar="RUN_OR_CHECKPOINT", help="continue an MLflow run id or a checkpoint file")
-    p.add_argument("--register", metavar="NAME", help="register the final model under NAME in the MLflow registry")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, dotted keys (repeatable)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_OR_CHECKPOINT",
+        help="continue an MLflow run id or a checkpoint file",
+    )
+    p.add_argument(
+        "--register",
+        metavar="NAME",
+        help="register the final model under NAME in the MLflow registry",
+    )
     p.add_argument("--alias", help="registry alias for --register (default 'current')")
     p.set_defaults(func=cmd_train)
 
     p = subs.add_parser(
-        "sample", help="draw samples from a model", formatter_class=_FMT,
+        "sample",
+        help="draw samples from a model",
+        formatter_class=_FMT,
         description="Draw samples from a model and export them in the domain's formats. MODEL is a "
         "model folder, runs:/<run id>/model, models:/<name>@<alias>, or a shipped pretrained name.",
         epilog=_examples(
@@ -259,16 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="model reference")
     _sampling_options(p, 16)
-    p.add_argument("--devices", default="1", help="processes / GPUs per node (Lightning predict loop when > 1)")
+    p.add_argument(
+        "--devices", default="1", help="processes / GPUs per node (Lightning predict loop when > 1)"
+    )
     p.add_argument("--num-nodes", type=int, default=1, help="nodes (SLURM / torchrun)")
     p.add_argument("--accelerator", default="auto", help="auto, cpu, gpu")
     p.add_argument("--batch-size", type=int, default=64, help="samples per shard (default 64)")
     p.set_defaults(func=cmd_sample)
 
     p = subs.add_parser(
-        "evaluate", help="the domain's metrics of a model or of sample files", formatter_class=_FMT,
+        "evaluate",
+        help="the domain's metrics of a model or of sample files",
+        formatter_class=_FMT,
         description="Compute the domain's metrics, print them as a table and log them to MLflow. "
-        "A model is sampled first (-n, --steps ...); a folder written by `fick sample` is read back.",
+        "A model is sampled first (-n, --steps ...); a folder written by `fick sample` "
+        "is read back.",
         epilog=_examples(
             "fick evaluate digits -n 256",
             "fick evaluate outputs/samples/digits-20260101-120000",
@@ -276,17 +327,29 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("target", metavar="MODEL_OR_SAMPLES", help="model reference or sample folder")
-    p.add_argument("--reference", metavar="CONFIG", help="config whose data section is the reference data "
-                   "(default: the data the model was trained on)")
-    p.add_argument("--data", action="append", metavar="KEY=VALUE", help="override a reference data setting")
-    p.add_argument("--model", help="model to evaluate sample files with (default: the one that drew them)")
-    p.add_argument("--experiment", default="evaluations", help="MLflow experiment (default 'evaluations')")
+    p.add_argument(
+        "--reference",
+        metavar="CONFIG",
+        help="config whose data section is the reference data "
+        "(default: the data the model was trained on)",
+    )
+    p.add_argument(
+        "--data", action="append", metavar="KEY=VALUE", help="override a reference data setting"
+    )
+    p.add_argument(
+        "--model", help="model to evaluate sample files with (default: the one that drew them)"
+    )
+    p.add_argument(
+        "--experiment", default="evaluations", help="MLflow experiment (default 'evaluations')"
+    )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     _sampling_options(p, 64)
     p.set_defaults(func=cmd_evaluate)
 
     p = subs.add_parser(
-        "compare", help="compare runs: differing params, final metrics, time, speed", formatter_class=_FMT,
+        "compare",
+        help="compare runs: differing params, final metrics, time, speed",
+        formatter_class=_FMT,
         description="One row per MLflow run: the parameters that differ, the final metrics, the "
         "training time and the sampling speed. Works for runs of every domain.",
         epilog=_examples(
@@ -297,30 +360,40 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--experiment", help="only this experiment (default: all)")
-    p.add_argument("--filter", default="", help="MLflow search filter, e.g. \"metrics.val/loss < 0.1\"")
+    p.add_argument(
+        "--filter", default="", help='MLflow search filter, e.g. "metrics.val/loss < 0.1"'
+    )
     p.add_argument("--format", default="table", choices=["table", "csv", "markdown"])
     p.add_argument("--plot", metavar="PNG", help="also plot each run's metric history to PNG")
     p.add_argument("--metric", help="metric for --plot (default val/loss or train/loss)")
     p.set_defaults(func=cmd_compare)
 
     p = subs.add_parser(
-        "data", help="build or inspect a domain's dataset", formatter_class=_FMT,
+        "data",
+        help="build or inspect a domain's dataset",
+        formatter_class=_FMT,
         description="Domain data commands (synthesise, import a folder, statistics ...): "
         "`fick data DOMAIN --help` lists them.",
         epilog=_examples("fick data images --help", "fick data molecules stats"),
     )
     p.add_argument("domain", help="domain name")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="the domain's data command and its options")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="the domain's data command and its options"
+    )
     p.set_defaults(func=cmd_data)
 
     p = subs.add_parser(
-        "models", help="list shipped pretrained and registered models", formatter_class=_FMT,
+        "models",
+        help="list shipped pretrained and registered models",
+        formatter_class=_FMT,
         epilog=_examples("fick models"),
     )
     p.set_defaults(func=cmd_models)
 
     p = subs.add_parser(
-        "demo", help="sample + evaluate every shipped pretrained model, log to mlflow.db", formatter_class=_FMT,
+        "demo",
+        help="sample + evaluate every shipped pretrained model, log to mlflow.db",
+        formatter_class=_FMT,
         description="Sample every pretrained model shipped by every domain, evaluate the samples, "
         "log each to MLflow (experiment 'demo') and print where the outputs are.",
         epilog=_examples("fick demo", "fick demo -n 8 --out outputs/demo"),
@@ -328,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=16, help="samples per model (default 16)")
     p.add_argument("--steps", type=int, help="sampling steps (default: each model's)")
     p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
+    p.add_argument("--domain", action="append", help="only this domain (repeatable; default all)")
     p.set_defaults(func=cmd_demo)
     return parser
 

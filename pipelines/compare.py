@@ -34,9 +34,17 @@ def _runs(client, experiment: str | None, filter_string: str, max_runs: int):
     if not exps:
         return [], exps
     try:
-        runs = client.search_runs(list(exps), filter_string=filter_string or "", max_results=max_runs, order_by=["attributes.start_time ASC"])
+        runs = client.search_runs(
+            list(exps),
+            filter_string=filter_string or "",
+            max_results=max_runs,
+            order_by=["attributes.start_time ASC"],
+        )
     except MlflowException as err:
-        raise FickError(f"--filter '{filter_string}' is not a valid MLflow search filter: {str(err).splitlines()[0]}") from err
+        raise FickError(
+            f"--filter '{filter_string}' is not a valid MLflow search filter: "
+            f"{str(err).splitlines()[0]}"
+        ) from err
     return list(runs), exps
 
 
@@ -53,7 +61,12 @@ def collect(experiment: str | None = None, filter_string: str = "", max_runs: in
     keys = sorted({k for r in runs for k in r.data.params})
     differing = [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
     metrics = sorted(
-        {k for r in runs for k in r.data.metrics if not k.startswith(_SKIP_METRIC_PREFIXES) and k not in (TIME_METRIC, SPEED_METRIC)}
+        {
+            k
+            for r in runs
+            for k in r.data.metrics
+            if not k.startswith(_SKIP_METRIC_PREFIXES) and k not in (TIME_METRIC, SPEED_METRIC)
+        }
     )
     rows: list[dict[str, Any]] = []
     for r in runs:
@@ -120,7 +133,12 @@ def plot_history(runs, path: str | Path, metric: str | None = None) -> Path:
         if not hist:
             continue
         hist = sorted(hist, key=lambda m: m.step)
-        ax.plot([m.step for m in hist], [m.value for m in hist], marker=".", label=r.info.run_name or r.info.run_id[:8])
+        ax.plot(
+            [m.step for m in hist],
+            [m.value for m in hist],
+            marker=".",
+            label=r.info.run_name or r.info.run_id[:8],
+        )
         plotted += 1
     if not plotted:
         plt.close(fig)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-
 from fick.domains.base import FickError
 
 __all__ = [
@@ -52,6 +51,7 @@ class TrainConfig:
     precision: str = "32-true"  # 32-true, bf16-mixed, 16-mixed, 64-true ...
     accumulate_grad_batches: int = 1
     val_every_n_steps: int = 500
+    val_batches: int | None = None  # cap on validation batches per validation (None: all)
     checkpoint_every_n_steps: int = 500
     log_every_n_steps: int = 10
     num_workers: int = 0
@@ -146,13 +146,16 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     if origin is Literal:
         if value in args:
             return value
-        raise FickError(f"{_where(path)}: expected one of {', '.join(map(repr, args))}, got {value!r}")
+        raise FickError(
+            f"{_where(path)}: expected one of {', '.join(map(repr, args))}, got {value!r}"
+        )
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
             raise FickError(
-                f"{_where(path)}: expected a mapping ({tp.__name__}), got {type(value).__name__} ({value!r})"
+                f"{_where(path)}: expected a mapping ({tp.__name__}), "
+                f"got {type(value).__name__} ({value!r})"
             )
         return from_dict(tp, value, path)
     if origin in (list, tuple, dict) or tp in (list, tuple, dict):
@@ -199,7 +202,9 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
 def _coerce_container(value: Any, tp: Any, origin: Any, args: tuple, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
-            raise FickError(f"{_where(path)}: expected a mapping, got {type(value).__name__} ({value!r})")
+            raise FickError(
+                f"{_where(path)}: expected a mapping, got {type(value).__name__} ({value!r})"
+            )
         vt = args[1] if len(args) == 2 else Any
         return {k: _coerce(v, vt, f"{path}.{k}") for k, v in value.items()}
     if not isinstance(value, list | tuple):
@@ -234,7 +239,9 @@ def from_dict(cls: type, data: dict[str, Any] | None, path: str = "") -> Any:
         if name in data:
             kwargs[name] = _coerce(data[name], hints.get(name, Any), prefix + name)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise FickError(f"missing config key '{prefix}{name}': add it to the config or --set it")
+            raise FickError(
+                f"missing config key '{prefix}{name}': add it to the config or --set it"
+            )
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:  # a __post_init__ check of the domain
@@ -336,7 +343,9 @@ def resolve_config(raw: dict[str, Any], *, source: str | None = None) -> tuple[R
     valid = [f.name for f in dataclasses.fields(RunConfig)]
     for key in raw:
         if key not in valid:
-            raise FickError(f"unknown config key '{key}': valid keys at the top level are {', '.join(valid)}")
+            raise FickError(
+                f"unknown config key '{key}': valid keys at the top level are {', '.join(valid)}"
+            )
     data = from_dict(types_["data"], raw.get("data"), "data")
     model = from_dict(types_["model"], raw.get("model"), "model")
     generic = {k: v for k, v in raw.items() if k not in ("data", "model")}

@@ -16,8 +16,14 @@ __all__ = ["run_demo"]
 EXPERIMENT = "demo"
 
 
-def run_demo(n: int = 16, steps: int | None = None, out: Path = Path("outputs/demo")) -> int:
-    """Run the demo; returns 0 when every shipped model ran (or none is shipped), else 2."""
+def run_demo(
+    n: int = 16,
+    steps: int | None = None,
+    out: Path = Path("outputs/demo"),
+    domains: list[str] | None = None,
+) -> int:
+    """Run the demo (on ``domains``, default all); returns 0 when every shipped model ran (or
+    none is shipped), else 2."""
     from fick.pipelines import modelio, registry, sampling, tracking
 
     user_errors = (FickError,)
@@ -29,7 +35,11 @@ def run_demo(n: int = 16, steps: int | None = None, out: Path = Path("outputs/de
         pass
 
     plugins = registry.available()
+    if domains:
+        plugins = {d: registry.get(d) for d in domains}
     for name, why in registry.broken().items():
+        if domains and name not in domains:
+            continue
         print(f"[{name}] domain could not be loaded ({why}); skipping")
     failures = 0
     done: list[tuple[str, Path, str]] = []
@@ -39,9 +49,13 @@ def run_demo(n: int = 16, steps: int | None = None, out: Path = Path("outputs/de
             print(f"[{domain}] no pretrained model shipped yet; skipping")
             continue
         for model_name, path in sorted(shipped.items()):
-            print(f"[{domain}] {model_name}: sampling {n} ...")
             try:
                 model = modelio.load_dir(path, source=model_name)
+                if not modelio.is_generative(model.task):
+                    kind = model.task_name
+                    print(f"[{domain}] {model_name}: a {kind} model (used by metrics); not sampled")
+                    continue
+                print(f"[{domain}] {model_name}: sampling {n} ...")
                 target = out / model_name
                 result = sampling.draw(model, n, target, steps=steps)
                 try:
@@ -56,7 +70,12 @@ def run_demo(n: int = 16, steps: int | None = None, out: Path = Path("outputs/de
                     metrics = {}
                 metrics["sample/items_per_s"] = result.items_per_s
                 run_id = sampling.track_evaluation(
-                    EXPERIMENT, model, metrics, params={"n": n, "steps": steps}, files_dir=target, run_name=model_name
+                    EXPERIMENT,
+                    model,
+                    metrics,
+                    params={"n": n, "steps": steps},
+                    files_dir=target,
+                    run_name=model_name,
                 )
             except user_errors as err:
                 failures += 1
@@ -74,7 +93,9 @@ def run_demo(n: int = 16, steps: int | None = None, out: Path = Path("outputs/de
         print("no shipped pretrained model was sampled.")
     uri = tracking.tracking_uri()
     if uri.startswith("sqlite:///"):
-        print(f"\nopen the tracking UI with:\n  mlflow ui --backend-store-uri {_relative_sqlite(uri)}")
+        print(
+            f"\nopen the tracking UI with:\n  mlflow ui --backend-store-uri {_relative_sqlite(uri)}"
+        )
     else:
         print(f"\nruns are in {uri}")
     return 2 if failures else 0

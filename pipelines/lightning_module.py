@@ -18,11 +18,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
-from torch.utils.data import DataLoader
-
 from fick.domains.base import DataBundle, Task
 from fick.pipelines.config import SampleConfig, TrainConfig
+from fick.pipelines.modelio import is_generative
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch.utils.data import DataLoader
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -34,11 +34,6 @@ __all__ = [
 
 # reporter(step, metrics, files_dir): logs sample metrics and files (rank 0 only)
 Reporter = Callable[[int, dict[str, float], Path | None], None]
-
-
-def is_generative(task: Task) -> bool:
-    """A task that draws samples (it overrides ``Task.sample``)."""
-    return type(task).sample is not Task.sample
 
 
 def warmup_cosine(step: int, *, warmup: int, total: int, schedule: str, min_ratio: float) -> float:
@@ -107,7 +102,14 @@ class BundleDataModule(L.LightningDataModule):
 class FickModule(L.LightningModule):
     """Trains ``task`` with its own ``loss``; see the module docstring."""
 
-    def __init__(self, task: Task, train_cfg: TrainConfig, sample_cfg: SampleConfig, *, meta: dict | None = None):
+    def __init__(
+        self,
+        task: Task,
+        train_cfg: TrainConfig,
+        sample_cfg: SampleConfig,
+        *,
+        meta: dict | None = None,
+    ):
         super().__init__()
         self.task = task
         self.train_cfg = train_cfg
@@ -163,8 +165,12 @@ class FickModule(L.LightningModule):
             loss, _ = self.task.loss(batch)
             self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=bs)
             return loss
-        metrics = self.task.validation_metrics(batch)
-        self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, sync_dist=True, batch_size=bs)
+        metrics = dict(self.task.validation_metrics(batch))
+        if "loss" not in metrics:  # val/loss picks the best checkpoint
+            metrics["loss"] = float(self.task.loss(batch)[0])
+        self.log_dict(
+            {f"val/{k}": float(v) for k, v in metrics.items()}, sync_dist=True, batch_size=bs
+        )
         return None
 
     def on_validation_epoch_end(self):
@@ -194,9 +200,13 @@ class FickModule(L.LightningModule):
         )
         seconds = time.perf_counter() - t0
         metrics: dict[str, float] = {"sample/items_per_s": len(samples) / max(seconds, 1e-9)}
-        bundle = self.trainer.datamodule.bundle if self.trainer and self.trainer.datamodule else None
+        bundle = (
+            self.trainer.datamodule.bundle if self.trainer and self.trainer.datamodule else None
+        )
         try:
-            metrics.update({f"val/{k}": float(v) for k, v in self.task.evaluate(samples, bundle).items()})
+            metrics.update(
+                {f"val/{k}": float(v) for k, v in self.task.evaluate(samples, bundle).items()}
+            )
         except NotImplementedError:
             pass
         out_dir = None

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 import yaml
-
 from fick.domains.base import FickError, Resolver, Task
 
 __all__ = [
@@ -24,6 +23,7 @@ __all__ = [
     "WEIGHTS",
     "LoadedModel",
     "fick_version",
+    "is_generative",
     "load",
     "load_dir",
     "make_resolver",
@@ -34,6 +34,11 @@ __all__ = [
 
 WEIGHTS = "model.safetensors"
 MANIFEST = "fick.yaml"
+
+
+def is_generative(task: Task) -> bool:
+    """A task that draws samples (it overrides ``Task.sample``)."""
+    return type(task).sample is not Task.sample
 
 
 def fick_version() -> str:
@@ -77,7 +82,13 @@ class LoadedModel:
 
 
 def save_model(
-    task: Task, out_dir: str | Path, *, domain: str, task_name: str, info: dict, data: dict | None = None
+    task: Task,
+    out_dir: str | Path,
+    *,
+    domain: str,
+    task_name: str,
+    info: dict,
+    data: dict | None = None,
 ) -> Path:
     """Write ``task`` as a model directory; returns it. Files are replaced atomically.
 
@@ -118,12 +129,13 @@ def read_manifest(model_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_dir(model_dir: str | Path, *, source: str | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+def load_dir(
+    model_dir: str | Path, *, source: str | None = None, device: str | torch.device = "cpu"
+) -> LoadedModel:
     """Rebuild the task stored in ``model_dir`` and load its weights (eval mode)."""
+    from fick.pipelines import registry
     from safetensors import SafetensorError
     from safetensors.torch import load_model as load_weights
-
-    from fick.pipelines import registry
 
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
@@ -136,16 +148,27 @@ def load_dir(model_dir: str | Path, *, source: str | None = None, device: str | 
     try:
         load_weights(task, str(weights), strict=True, device=str(device))
     except SafetensorError as err:
-        raise FickError(f"model weights '{weights}' are corrupt or unreadable ({err}): re-export or re-download the model") from err
+        raise FickError(
+            f"model weights '{weights}' are corrupt or unreadable ({err}): "
+            "re-export or re-download the model"
+        ) from err
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FickError(f"model weights '{weights}' do not fit the architecture in {MANIFEST} ({first})") from err
+        raise FickError(
+            f"model weights '{weights}' do not fit the architecture in {MANIFEST} ({first})"
+        ) from err
     except OSError as err:
         raise FickError(f"model weights '{weights}' are unreadable: {err}") from err
     task.to(device).eval()
     return LoadedModel(
-        task, plugin, manifest["domain"], manifest["task"], info, manifest["config"],
-        source or str(model_dir), manifest.get("data"),
+        task,
+        plugin,
+        manifest["domain"],
+        manifest["task"],
+        info,
+        manifest["config"],
+        source or str(model_dir),
+        manifest.get("data"),
     )
 
 
@@ -166,7 +189,6 @@ def pretrained_models() -> dict[str, tuple[str, Path]]:
 
 def _download(ref: str, dst: str) -> Path:
     import mlflow
-
     from fick.pipelines import tracking
 
     uri = tracking.tracking_uri()
@@ -176,7 +198,10 @@ def _download(ref: str, dst: str) -> Path:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=dst))
     except Exception as err:  # noqa: BLE001 - MlflowException and friends
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FickError(f"cannot load model '{ref}' from MLflow ({msg}): check the run id / name and MLFLOW_TRACKING_URI") from err
+        raise FickError(
+            f"cannot load model '{ref}' from MLflow ({msg}): "
+            "check the run id / name and MLFLOW_TRACKING_URI"
+        ) from err
 
 
 def _model_dir_in(path: Path, ref: str) -> Path:
@@ -202,7 +227,8 @@ def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
             path = path.parent
         if path.is_file():
             raise FickError(
-                f"'{text}' is a file, not a model directory: pass the folder holding {WEIGHTS} and {MANIFEST}"
+                f"'{text}' is a file, not a model directory: "
+                f"pass the folder holding {WEIGHTS} and {MANIFEST}"
             )
         return load_dir(_model_dir_in(path, text), source=text, device=device)
     shipped = pretrained_models()
@@ -210,7 +236,8 @@ def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
         return load_dir(shipped[text][1], source=text, device=device)
     names = ", ".join(sorted(shipped)) or "none installed"
     raise FickError(
-        f"unknown model '{text}': give a model folder, runs:/<run_id>/model, models:/<name>@<alias>, "
+        f"unknown model '{text}': give a model folder, runs:/<run_id>/model, "
+        "models:/<name>@<alias>, "
         f"or a pretrained name ({names})"
     )
 

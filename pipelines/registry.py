@@ -25,7 +25,9 @@ def register(plugin: DomainPlugin, *, name: str | None = None) -> DomainPlugin:
     """Make ``plugin`` available under ``name`` (default ``plugin.name``); returns it.
 
     For tests and third parties that do not ship an entry point."""
-    missing = [m for m in ("tasks", "config_types", "build_data", "build_task") if not hasattr(plugin, m)]
+    missing = [
+        m for m in ("tasks", "config_types", "build_data", "build_task") if not hasattr(plugin, m)
+    ]
     if missing:
         raise TypeError(f"{plugin!r} is not a domain plugin: it lacks {', '.join(missing)}")
     key = name or plugin.name
@@ -79,6 +81,8 @@ def get(name: str) -> DomainPlugin:
     if name in plugins:
         return plugins[name]
     if name in _broken:
-        raise FickError(f"domain '{name}' could not be loaded ({_broken[name]}): fix or reinstall it")
+        raise FickError(
+            f"domain '{name}' could not be loaded ({_broken[name]}): fix or reinstall it"
+        )
     known = ", ".join(plugins) or "none installed"
     raise FickError(f"unknown domain '{name}': known domains are {known}")

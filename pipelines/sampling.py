@@ -19,11 +19,18 @@ from typing import Any
 
 import torch
 import yaml
-
 from fick.domains.base import FickError
 from fick.pipelines.modelio import LoadedModel
 
-__all__ = ["SAMPLES_MANIFEST", "SampleResult", "draw", "evaluate_samples", "shard_plan", "shared_out_dir", "track_evaluation"]
+__all__ = [
+    "SAMPLES_MANIFEST",
+    "SampleResult",
+    "draw",
+    "evaluate_samples",
+    "shard_plan",
+    "shared_out_dir",
+    "track_evaluation",
+]
 
 SAMPLES_MANIFEST = "fick-samples.yaml"
 
@@ -75,13 +82,22 @@ def draw(
     **kwargs: Any,
 ) -> SampleResult:
     """Draw ``n`` samples with ``task.sample(**kwargs)`` and export them to ``out_dir``."""
+    from fick.pipelines.modelio import is_generative
+
+    if not is_generative(model.task):
+        raise FickError(
+            f"'{model.source}' is a {model.domain}/{model.task_name} model, which does not sample: "
+            "pass a generative (diffusion) model"
+        )
     out_dir = Path(out_dir)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     plan = shard_plan(n, shard_size)
     started = time.perf_counter()
     distributed = str(devices) not in ("1",) or int(num_nodes) > 1
     if distributed:
-        samples = _draw_distributed(model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator)
+        samples = _draw_distributed(
+            model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator
+        )
         if samples is None:  # not rank 0: its shards are written, rank 0 merges
             return SampleResult(None, [], out_dir, time.perf_counter() - started, kwargs)
     else:
@@ -106,7 +122,9 @@ def draw(
         "seed": seed,
         "shard_size": shard_size,
         "seconds": round(seconds, 4),
-        "sampling": {k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool | dict | list)},
+        "sampling": {
+            k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool | dict | list)
+        },
     }
     (out_dir / SAMPLES_MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
     return SampleResult(samples, files, out_dir, seconds, kwargs)
@@ -122,7 +140,9 @@ def _first(batch):
     return batch[0]
 
 
-def _draw_distributed(model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator) -> list | None:
+def _draw_distributed(
+    model, plan, out_dir, seed, kwargs, devices, num_nodes, accelerator
+) -> list | None:
     import lightning as L
     from torch.utils.data import DataLoader
 
@@ -159,7 +179,9 @@ def _draw_distributed(model, plan, out_dir, seed, kwargs, devices, num_nodes, ac
     for index, _ in plan:
         shard = shard_root / f"shard_{index:06d}"
         if not shard.exists():
-            raise FickError(f"sampling shard {shard} is missing: a process failed; rerun fick sample")
+            raise FickError(
+                f"sampling shard {shard} is missing: a process failed; rerun fick sample"
+            )
         samples += list(model.plugin.load_samples(shard))
     shutil.rmtree(shard_root, ignore_errors=True)
     return samples
@@ -170,7 +192,9 @@ def evaluate_samples(model: LoadedModel, samples: list, reference: Any) -> dict[
     try:
         return {k: float(v) for k, v in model.task.evaluate(samples, reference).items()}
     except NotImplementedError as err:
-        raise FickError(f"{model.domain}/{model.task_name} models have no sample metrics ({err})") from err
+        raise FickError(
+            f"{model.domain}/{model.task_name} models have no sample metrics ({err})"
+        ) from err
 
 
 def reference_data(model: LoadedModel, reference: str | None, overrides: list[str] | None = None):
@@ -205,14 +229,20 @@ def track_evaluation(
 
     client = tracking.client(tracking.tracking_uri())
     exp = tracking.experiment_id(client, experiment)
-    run = client.create_run(exp, run_name=run_name, tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": "evaluation"})
+    run = client.create_run(
+        exp,
+        run_name=run_name,
+        tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": "evaluation"},
+    )
     status = "FAILED"
     try:
         tracking.log_params(client, run.info.run_id, {"model": model.source, **params})
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        client.log_batch(run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+        client.log_batch(
+            run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
         if files_dir is not None and Path(files_dir).exists():
             client.log_artifacts(run.info.run_id, str(files_dir), "samples")
         status = "FINISHED"

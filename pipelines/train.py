@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from fick.domains.base import FickError
 from fick.pipelines import config as config_mod
 from fick.pipelines import tracking
@@ -47,7 +46,11 @@ def find_resume(target: str) -> tuple[Path, dict[str, Any]]:
     """(checkpoint path, run metadata) for ``--resume`` given a checkpoint or an MLflow run id."""
     path = Path(target)
     if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt" if (path / "checkpoints").is_dir() else path / "last.ckpt"
+        path = (
+            path / "checkpoints" / "last.ckpt"
+            if (path / "checkpoints").is_dir()
+            else path / "last.ckpt"
+        )
     if not path.exists():
         if re.fullmatch(r"[0-9a-f]{32}", target):
             uri = tracking.tracking_uri()
@@ -62,12 +65,20 @@ def find_resume(target: str) -> tuple[Path, dict[str, Any]]:
                 raise FickError(f"--resume: run '{target}' was not started by fick train")
             path = Path(run_dir) / "checkpoints" / "last.ckpt"
             if not path.is_file():
-                raise FickError(f"--resume: run '{target}' has no checkpoint yet ({path}): start a new training")
+                raise FickError(
+                    f"--resume: run '{target}' has no checkpoint yet ({path}): start a new training"
+                )
         else:
-            raise FickError(f"--resume: '{target}' is neither a checkpoint file nor an MLflow run id")
-    meta_file = next((p / RUN_FILE for p in (path.parent, path.parent.parent) if (p / RUN_FILE).is_file()), None)
+            raise FickError(
+                f"--resume: '{target}' is neither a checkpoint file nor an MLflow run id"
+            )
+    meta_file = next(
+        (p / RUN_FILE for p in (path.parent, path.parent.parent) if (p / RUN_FILE).is_file()), None
+    )
     if meta_file is None:
-        raise FickError(f"--resume: no {RUN_FILE} beside checkpoint '{path}': it was not written by fick train")
+        raise FickError(
+            f"--resume: no {RUN_FILE} beside checkpoint '{path}': it was not written by fick train"
+        )
     _check_checkpoint(path)
     return path, json.loads(meta_file.read_text())
 
@@ -79,7 +90,10 @@ def _check_checkpoint(path: Path) -> None:
     try:
         torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # noqa: BLE001 - any unpickling / zip error means unusable
-        raise FickError(f"checkpoint '{path}' is corrupt or unreadable ({type(err).__name__}): resume from another checkpoint") from err
+        raise FickError(
+            f"checkpoint '{path}' is corrupt or unreadable ({type(err).__name__}): "
+            "resume from another checkpoint"
+        ) from err
 
 
 class _DropTips(logging.Filter):
@@ -129,23 +143,44 @@ class _Run:
                 raise FickError(f"--resume: run '{self.run_id}' is not in {self.uri}") from err
             self.client.update_run(self.run_id, status="RUNNING")
             self.run_dir = Path(resume_meta["run_dir"])
+            # training time adds up over the sessions of a resumed run
+            self.prior_seconds = self.client.get_run(self.run_id).data.metrics.get(
+                "train/fit_seconds", 0.0
+            )
         else:
             exp = tracking.experiment_id(self.client, cfg.experiment)
             tags = {"fick.domain": cfg.domain, "fick.task": cfg.task, **cfg.tracking.tags}
             run = self.client.create_run(exp, run_name=cfg.tracking.run_name, tags=tags)
             self.run_id = run.info.run_id
-            self.run_dir = (Path(cfg.train.output_dir) / _safe(cfg.experiment) / self.run_id).resolve()
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.client.set_tag(self.run_id, "fick.run_dir", str(self.run_dir))
-            tracking.log_params(self.client, self.run_id, config_mod.flatten(raw))
-            cfg_file = self.run_dir / "config.yaml"
-            cfg_file.write_text(yaml.safe_dump(raw, sort_keys=False))
-            self.client.log_artifact(self.run_id, str(cfg_file))
-        meta = {"run_id": self.run_id, "run_dir": str(self.run_dir), "tracking_uri": self.uri, "config": raw}
+            try:
+                self._start(raw)
+            except BaseException:
+                self.client.set_terminated(self.run_id, "FAILED")
+                raise
+        meta = {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "tracking_uri": self.uri,
+            "config": raw,
+        }
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "checkpoints" / RUN_FILE).write_text(json.dumps(meta, indent=1))
         self.meta = meta
         self.monitor = None
+        if not resume_meta:
+            self.prior_seconds = 0.0
+
+    def _start(self, raw: dict) -> None:
+        """Folder, tags, params and the config file of a new run."""
+        self.run_dir = (
+            Path(self.cfg.train.output_dir) / _safe(self.cfg.experiment) / self.run_id
+        ).resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.client.set_tag(self.run_id, "fick.run_dir", str(self.run_dir))
+        tracking.log_params(self.client, self.run_id, config_mod.flatten(raw))
+        cfg_file = self.run_dir / "config.yaml"
+        cfg_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        self.client.log_artifact(self.run_id, str(cfg_file))
 
     def start_system_metrics(self, resumed: bool) -> None:
         if not self.cfg.tracking.system_metrics:
@@ -153,14 +188,18 @@ class _Run:
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
         interval = float(os.environ.get("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", 10))
-        self.monitor = SystemMetricsMonitor(self.run_id, sampling_interval=interval, resume_logging=resumed, tracking_uri=self.uri)
+        self.monitor = SystemMetricsMonitor(
+            self.run_id, sampling_interval=interval, resume_logging=resumed, tracking_uri=self.uri
+        )
         self.monitor.start()
 
     def report(self, step: int, metrics: dict[str, float], files: Path | None) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()]
+        )
         if files is not None and files.exists():
             self.client.log_artifacts(self.run_id, str(files), f"samples/{files.name}")
 
@@ -226,10 +265,9 @@ def train(
     raw = config_mod.to_dict(cfg)  # the resolved config, defaults included
 
     import lightning as L
-    from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
-
     from fick.pipelines import modelio
     from fick.pipelines.lightning_module import AtomicCheckpointIO, BundleDataModule, FickModule
+    from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 
     tracking.quiet()
     _quiet_lightning()
@@ -245,12 +283,18 @@ def train(
         os.environ["FICK_RUN_DIR"] = str(run.run_dir)
         os.environ["FICK_TRACKING_URI"] = run.uri
     run_id = os.environ.get("FICK_RUN_ID")
-    run_dir = Path(os.environ.get("FICK_RUN_DIR") or (resume_meta or {}).get("run_dir") or Path(cfg.train.output_dir) / "pending")
+    run_dir = Path(
+        os.environ.get("FICK_RUN_DIR")
+        or (resume_meta or {}).get("run_dir")
+        or Path(cfg.train.output_dir) / "pending"
+    )
 
     status = "FAILED"
     previous_sigterm = signal.getsignal(signal.SIGTERM)
 
-    def on_sigterm(signum, frame):  # Lightning also handles SIGTERM inside fit; this covers the rest
+    def on_sigterm(
+        signum, frame
+    ):  # Lightning also handles SIGTERM inside fit; this covers the rest
         raise KeyboardInterrupt("SIGTERM")
 
     if run is not None:
@@ -268,16 +312,31 @@ def train(
 
         ckpt_dir = run_dir / "checkpoints"
         callbacks: list = [
-            ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=cfg.train.checkpoint_every_n_steps),
+            ModelCheckpoint(
+                dirpath=ckpt_dir,
+                save_last=True,
+                save_top_k=0,
+                every_n_train_steps=cfg.train.checkpoint_every_n_steps,
+            ),
             LearningRateMonitor(logging_interval="step"),
         ]
         if bundle.val is not None and len(bundle.val) > 0:
-            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1, enable_version_counter=False))
+            callbacks.append(
+                ModelCheckpoint(
+                    dirpath=ckpt_dir,
+                    filename="best",
+                    monitor="val/loss",
+                    mode="min",
+                    save_top_k=1,
+                    enable_version_counter=False,
+                )
+            )
         if cfg.train.ema_decay:
             callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
         logger = _Logger(
             experiment_name=cfg.experiment,
-            tracking_uri=os.environ.get("FICK_TRACKING_URI") or tracking.tracking_uri(cfg.tracking.tracking_uri),
+            tracking_uri=os.environ.get("FICK_TRACKING_URI")
+            or tracking.tracking_uri(cfg.tracking.tracking_uri),
             run_id=run_id,
         )
         trainer = L.Trainer(
@@ -290,6 +349,7 @@ def train(
             max_epochs=-1,
             val_check_interval=cfg.train.val_every_n_steps,
             check_val_every_n_epoch=None,
+            limit_val_batches=cfg.train.val_batches if cfg.train.val_batches else 1.0,
             gradient_clip_val=cfg.train.grad_clip or None,
             accumulate_grad_batches=cfg.train.accumulate_grad_batches,
             log_every_n_steps=cfg.train.log_every_n_steps,
@@ -301,16 +361,29 @@ def train(
             enable_model_summary=False,
         )
         started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None)
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
+        )
         if not trainer.is_global_zero or run is None:
             status = "FINISHED"
             return None
         if trainer.interrupted:
             status = "KILLED"
             raise KeyboardInterrupt
-        run.report(trainer.global_step, {"train/fit_seconds": time.perf_counter() - started}, None)
+        run.report(
+            trainer.global_step,
+            {"train/fit_seconds": run.prior_seconds + time.perf_counter() - started},
+            None,
+        )
         _final_validation(module, trainer, datamodule)
-        model_dir = modelio.save_model(module.task.cpu(), run_dir / "model", domain=cfg.domain, task_name=cfg.task, info=bundle.info, data=raw.get("data"))
+        model_dir = modelio.save_model(
+            module.task.cpu(),
+            run_dir / "model",
+            domain=cfg.domain,
+            task_name=cfg.task,
+            info=bundle.info,
+            data=raw.get("data"),
+        )
         run.client.log_artifacts(run.run_id, str(model_dir), "model")
         if cfg.tracking.register:
             _register(run, cfg.tracking.register, cfg.tracking.alias)
@@ -337,11 +410,15 @@ def _register(run: _Run, name: str, alias: str) -> None:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name)
-    version = client.create_model_version(name, source=f"runs:/{run.run_id}/model", run_id=run.run_id)
+    version = client.create_model_version(
+        name, source=f"runs:/{run.run_id}/model", run_id=run.run_id
+    )
     try:
         client.set_registered_model_alias(name, alias, version.version)
     except MlflowException as err:
-        raise FickError(f"cannot set alias '{alias}' on model '{name}': {str(err).splitlines()[0]}") from err
+        raise FickError(
+            f"cannot set alias '{alias}' on model '{name}': {str(err).splitlines()[0]}"
+        ) from err
     print(f"fick: registered models:/{name}@{alias} (version {version.version})")
 
 

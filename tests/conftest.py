@@ -11,7 +11,13 @@ import pytest
 def workdir(tmp_path, monkeypatch):
     """Run in a fresh temporary directory with the default MLflow store (./mlflow.db)."""
     monkeypatch.chdir(tmp_path)
-    for key in ("MLFLOW_TRACKING_URI", "FICK_RUN_ID", "FICK_RUN_DIR", "FICK_TRACKING_URI", "FICK_SAMPLE_OUT"):
+    for key in (
+        "MLFLOW_TRACKING_URI",
+        "FICK_RUN_ID",
+        "FICK_RUN_DIR",
+        "FICK_TRACKING_URI",
+        "FICK_SAMPLE_OUT",
+    ):
         monkeypatch.delenv(key, raising=False)
     return tmp_path
 

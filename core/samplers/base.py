@@ -93,12 +93,7 @@ class SamplerContext:
         self.t_dtype = torch.float64 if ref.dtype == torch.float64 else torch.float32
         self.edm = isinstance(process, EDMProcess)
         self.project_out = spec.needs_projection
-        mt = grid.model_t or grid.t
-        # All model times of the grid in one tensor; rows are per-level (B,) views.
-        times = [self._model_time(t) for t in mt]
-        self._t_table = torch.tensor(times, dtype=self.t_dtype).to(self.device)[:, None]
-        self._t_table = self._t_table.expand(-1, batch).contiguous()
-        self._levels: dict[int, Level] = {}
+        self._times = [self._model_time(t) for t in (grid.model_t or grid.t)]
 
     def _model_time(self, t: float) -> float:
         return math.log(t) / 4 if self.edm and t > 0 else t
@@ -112,10 +107,10 @@ class SamplerContext:
         return Level(t_tensor, a, s, *_coefs(self.prediction, a, s, edm), c_in=c_in)
 
     def level(self, i: int) -> Level:
-        """The model-facing level of grid point i (cached)."""
-        if i not in self._levels:
-            self._levels[i] = self._build(self._t_table[i], self.grid.a[i], self.grid.s[i])
-        return self._levels[i]
+        """The model-facing level of grid point i. The time tensor is made per call (a fill
+        from a Python float: no host-device sync, no table of steps x batch in memory)."""
+        tt = torch.full((self.batch,), self._times[i], dtype=self.t_dtype, device=self.device)
+        return self._build(tt, self.grid.a[i], self.grid.s[i])
 
     def make_level(self, t: float, a: float, s: float) -> Level:
         """An off-grid level (churned or midpoint levels)."""

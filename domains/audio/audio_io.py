@@ -18,7 +18,6 @@ import numpy as np
 import soundfile
 import torch
 import torchaudio
-
 from fick.domains.base import FickError
 
 __all__ = [
@@ -70,8 +69,14 @@ def rms_dbfs(audio: torch.Tensor) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def condition_clip(audio: torch.Tensor, rate: int, *, sample_rate: int, num_samples: int | None,
-                   target_dbfs: float | None) -> torch.Tensor:
+def condition_clip(
+    audio: torch.Tensor,
+    rate: int,
+    *,
+    sample_rate: int,
+    num_samples: int | None,
+    target_dbfs: float | None,
+) -> torch.Tensor:
     """Mono mix-down, resampling, trim/zero-pad to ``num_samples`` (at the end), RMS loudness
     normalisation to ``target_dbfs`` with peaks kept below full scale. Returns (samples,)."""
     mono = audio.mean(dim=0) if audio.ndim == 2 else audio
@@ -103,16 +108,20 @@ def discover_files(root: str | Path, manifest: str | Path | None = None) -> list
         return _read_manifest(Path(manifest))
     root = Path(root)
     if not root.is_dir():
-        raise FickError(f"audio folder '{root}' does not exist: pass an existing folder with "
-                        "--set data.root=PATH")
+        raise FickError(
+            f"audio folder '{root}' does not exist: pass an existing folder with "
+            "--set data.root=PATH"
+        )
     items = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
         rel = path.relative_to(root)
         label = rel.parts[0] if len(rel.parts) > 1 else None
         items.append({"path": str(path), "label": label, "caption": None, "split": None})
     if not items:
-        raise FickError(f"no {'/'.join(AUDIO_SUFFIXES)} files under '{root}': point data.root at "
-                        "a folder of audio files (one subfolder per label)")
+        raise FickError(
+            f"no {'/'.join(AUDIO_SUFFIXES)} files under '{root}': point data.root at "
+            "a folder of audio files (one subfolder per label)"
+        )
     return items
 
 
@@ -132,14 +141,25 @@ def _read_manifest(manifest: Path) -> list[dict]:
         path = Path(record["path"])
         if not path.is_absolute():
             path = manifest.parent / path
-        items.append({"path": str(path), "label": record.get("label") or None,
-                      "caption": record.get("caption") or None, "split": record.get("split") or None})
+        items.append(
+            {
+                "path": str(path),
+                "label": record.get("label") or None,
+                "caption": record.get("caption") or None,
+                "split": record.get("split") or None,
+            }
+        )
     return items
 
 
-def load_clips(items: list[dict], *, sample_rate: int, num_samples: int | None,
-               target_dbfs: float | None, report: LoadReport | None = None
-               ) -> tuple[list[torch.Tensor], list[dict], LoadReport]:
+def load_clips(
+    items: list[dict],
+    *,
+    sample_rate: int,
+    num_samples: int | None,
+    target_dbfs: float | None,
+    report: LoadReport | None = None,
+) -> tuple[list[torch.Tensor], list[dict], LoadReport]:
     """Read and condition every item; unreadable, empty or silent files go to the report."""
     report = report or LoadReport()
     clips, kept = [], []
@@ -156,14 +176,20 @@ def load_clips(items: list[dict], *, sample_rate: int, num_samples: int | None,
         if not torch.isfinite(audio).all():
             report.skipped[path] = "contains NaN or infinite samples"
             continue
-        clip = condition_clip(audio, rate, sample_rate=sample_rate, num_samples=num_samples,
-                              target_dbfs=None)
+        clip = condition_clip(
+            audio, rate, sample_rate=sample_rate, num_samples=num_samples, target_dbfs=None
+        )
         if rms_dbfs(clip) < SILENCE_DBFS:
             report.skipped[path] = f"silent (RMS below {SILENCE_DBFS:.0f} dBFS)"
             continue
         if target_dbfs is not None:
-            clip = condition_clip(clip, sample_rate, sample_rate=sample_rate, num_samples=None,
-                                  target_dbfs=target_dbfs)
+            clip = condition_clip(
+                clip,
+                sample_rate,
+                sample_rate=sample_rate,
+                num_samples=None,
+                target_dbfs=target_dbfs,
+            )
         clips.append(clip)
         kept.append(item)
         report.loaded.append(path)

@@ -15,13 +15,20 @@ __all__ = ["MelClassifier"]
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    )
 
 
 class MelClassifier(nn.Module):
-    def __init__(self, num_classes: int, channels: int = 32, feature_dim: int = 128,
-                 dropout: float = 0.1):
+    def __init__(
+        self, num_classes: int, channels: int = 32, feature_dim: int = 128, dropout: float = 0.1
+    ):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels]
         layers, cin = [], 1

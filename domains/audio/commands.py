@@ -27,13 +27,20 @@ def _stats(args: argparse.Namespace) -> int:
     cfg.sample_rate, cfg.duration = args.sample_rate, args.duration
     bundle = build_audio_data(cfg)
     info = bundle.info
-    sizes = {name: len(ds) if ds is not None else 0
-             for name, ds in (("train", bundle.train), ("validation", bundle.val), ("test", bundle.test))}
+    sizes = {
+        name: len(ds) if ds is not None else 0
+        for name, ds in (("train", bundle.train), ("validation", bundle.val), ("test", bundle.test))
+    }
     print(f"dataset  {bundle.name} (source {bundle.source}, digest {bundle.digest})")
-    print("clips    " + ", ".join(f"{k} {v}" for k, v in sizes.items())
-          + f"; {info['sample_rate']} Hz, {info['duration']:.2f} s")
-    print("classes  " + "  ".join(f"{n}:{c}" for n, c in zip(info["class_names"],
-                                                          info["train_class_counts"])))
+    print(
+        "clips    "
+        + ", ".join(f"{k} {v}" for k, v in sizes.items())
+        + f"; {info['sample_rate']} Hz, {info['duration']:.2f} s"
+    )
+    print(
+        "classes  "
+        + "  ".join(f"{n}:{c}" for n, c in zip(info["class_names"], info["train_class_counts"]))
+    )
     for path, reason in sorted(bundle.extras.get("skipped", {}).items()):
         print(f"skipped  {path}: {reason}", file=sys.stderr)
     return 0
@@ -43,14 +50,21 @@ def add_data_commands(parser: argparse.ArgumentParser) -> None:
     """``spoken-digits`` (synthesise the SC09-like set) and ``stats`` (a folder or manifest)."""
     sub = parser.add_subparsers(dest="audio_command", metavar="COMMAND", required=True)
     digits = sub.add_parser(
-        "spoken-digits", help="synthesise spoken digits zero..nine with eSpeak NG (offline)",
-        description="Example: fick data audio spoken-digits --out digits-wav --per-class 200")
-    digits.add_argument("--out", required=True, help="output folder (<digit>/ subfolders + manifest.csv)")
+        "spoken-digits",
+        help="synthesise spoken digits zero..nine with eSpeak NG (offline)",
+        description="Example: fick data audio spoken-digits --out digits-wav --per-class 200",
+    )
+    digits.add_argument(
+        "--out", required=True, help="output folder (<digit>/ subfolders + manifest.csv)"
+    )
     digits.add_argument("--per-class", type=int, default=200, help="clips per digit (default 200)")
     digits.add_argument("--seed", type=int, default=0, help="same seed -> byte-identical WAVs")
     digits.set_defaults(func=_spoken_digits)
-    stats = sub.add_parser("stats", help="load a folder or manifest and report what was skipped",
-                           description="Example: fick data audio stats --folder sounds/")
+    stats = sub.add_parser(
+        "stats",
+        help="load a folder or manifest and report what was skipped",
+        description="Example: fick data audio stats --folder sounds/",
+    )
     group = stats.add_mutually_exclusive_group(required=True)
     group.add_argument("--folder", help="a folder with one subfolder per label")
     group.add_argument("--manifest", help="a CSV of path,label[,caption][,split]")

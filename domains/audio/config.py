@@ -121,6 +121,7 @@ def coerce_config(cls: type, cfg: Any) -> Any:
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(cfg) - valid)
     if unknown:
-        raise FickError(f"unknown key(s) {unknown} in the model section: valid keys are "
-                        f"{sorted(valid)}")
+        raise FickError(
+            f"unknown key(s) {unknown} in the model section: valid keys are {sorted(valid)}"
+        )
     return cls(**cfg)

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
-from torch.utils.data import Dataset
-
 from fick.domains.audio.audio_io import discover_files, load_clips
 from fick.domains.audio.config import AudioDataConfig
 from fick.domains.audio.features import MelFrontEnd, MelSettings
 from fick.domains.base import DataBundle, FickError
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
 
 __all__ = ["AudioClips", "build_audio_data", "cache_root", "spoken_digits_folder"]
 
@@ -25,9 +24,12 @@ SPLITS = ("train", "validation", "test")
 
 
 def cache_root(cfg: AudioDataConfig | None = None) -> Path:
-    """``cfg.cache_dir``, else ``$FICK_CACHE``, else ``~/.cache/fick``; with an ``audio`` subfolder."""
-    base = (cfg.cache_dir if cfg is not None and cfg.cache_dir else None) or os.environ.get(
-        "FICK_CACHE") or Path.home() / ".cache" / "fick"
+    """``cfg.cache_dir``, else ``$FICK_CACHE``, else ``~/.cache/fick``; plus ``audio/``."""
+    base = (
+        (cfg.cache_dir if cfg is not None and cfg.cache_dir else None)
+        or os.environ.get("FICK_CACHE")
+        or Path.home() / ".cache" / "fick"
+    )
     return Path(base) / "audio"
 
 
@@ -35,8 +37,9 @@ class AudioClips(Dataset):
     """Fixed-length clips: items ``{"audio": (L,), "log_mel": (n_mels, frames), "label": long}``.
     ``log_mel`` is the unnormalised natural-log mel; models standardise it with their front end."""
 
-    def __init__(self, audio: torch.Tensor, log_mel: torch.Tensor, labels: torch.Tensor,
-                 names: list[str]):
+    def __init__(
+        self, audio: torch.Tensor, log_mel: torch.Tensor, labels: torch.Tensor, names: list[str]
+    ):
         self.audio, self.log_mel, self.labels, self.names = audio, log_mel, labels, names
 
     def __len__(self) -> int:
@@ -52,16 +55,21 @@ def spoken_digits_folder(cfg: AudioDataConfig) -> Path:
 
     folder = cache_root(cfg) / f"spoken-digits-n{cfg.per_class}-s{cfg.synth_seed}"
     if not (folder / "manifest.csv").is_file():
-        print(f"synthesising spoken digits ({10 * cfg.per_class} clips) into {folder}",
-              file=sys.stderr)
+        print(
+            f"synthesising spoken digits ({10 * cfg.per_class} clips) into {folder}",
+            file=sys.stderr,
+        )
         generate_spoken_digits(folder, per_class=cfg.per_class, seed=cfg.synth_seed)
     return folder
 
 
 def _hash_split(name: str, cfg: AudioDataConfig) -> str:
     u = int(hashlib.md5(name.encode()).hexdigest()[:8], 16) / 16**8
-    return "test" if u < cfg.test_fraction else (
-        "validation" if u < cfg.test_fraction + cfg.val_fraction else "train")
+    return (
+        "test"
+        if u < cfg.test_fraction
+        else ("validation" if u < cfg.test_fraction + cfg.val_fraction else "train")
+    )
 
 
 def _items(cfg: AudioDataConfig) -> tuple[list[dict], str]:
@@ -70,8 +78,10 @@ def _items(cfg: AudioDataConfig) -> tuple[list[dict], str]:
         return discover_files(folder, folder / "manifest.csv"), str(folder)
     if cfg.dataset == "manifest":
         if not cfg.manifest:
-            raise FickError("data.dataset is 'manifest' but data.manifest is empty: "
-                            "--set data.manifest=PATH.csv")
+            raise FickError(
+                "data.dataset is 'manifest' but data.manifest is empty: "
+                "--set data.manifest=PATH.csv"
+            )
         return discover_files(None, cfg.manifest), str(cfg.manifest)
     if cfg.dataset == "folder":
         if not cfg.root:
@@ -89,8 +99,18 @@ def _fingerprint(items: list[dict], cfg: AudioDataConfig) -> str:
         except OSError:
             stamp = "missing"
         h.update(f"{item['path']}|{item['label']}|{item.get('split')}|{stamp}\n".encode())
-    keys = ("sample_rate", "duration", "loudness_dbfs", "n_fft", "hop_length", "n_mels", "f_min",
-            "f_max", "val_fraction", "test_fraction")
+    keys = (
+        "sample_rate",
+        "duration",
+        "loudness_dbfs",
+        "n_fft",
+        "hop_length",
+        "n_mels",
+        "f_min",
+        "f_max",
+        "val_fraction",
+        "test_fraction",
+    )
     h.update(json.dumps({k: getattr(cfg, k) for k in keys}).encode())
     return h.hexdigest()[:20]
 
@@ -98,8 +118,9 @@ def _fingerprint(items: list[dict], cfg: AudioDataConfig) -> str:
 def _featurise(items, cfg, settings):
     num_samples = int(round(cfg.duration * cfg.sample_rate))
     num_samples -= num_samples % cfg.hop_length  # whole hops: frames * hop == samples
-    clips, kept, report = load_clips(items, sample_rate=cfg.sample_rate, num_samples=num_samples,
-                                     target_dbfs=cfg.loudness_dbfs)
+    clips, kept, report = load_clips(
+        items, sample_rate=cfg.sample_rate, num_samples=num_samples, target_dbfs=cfg.loudness_dbfs
+    )
     if report.skipped:
         print(report.summary(), file=sys.stderr)
     if not clips:
@@ -112,8 +133,9 @@ def _featurise(items, cfg, settings):
 
 def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
     """Load (from the cache when possible) and split a dataset; see ``AudioDataConfig``."""
-    settings = MelSettings(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.f_min,
-                           cfg.f_max)
+    settings = MelSettings(
+        cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.f_min, cfg.f_max
+    )
     items, source = _items(cfg)
     key = _fingerprint(items, cfg)
     cache = cache_root(cfg) / "features" / key
@@ -123,13 +145,21 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
     else:
         audio, log_mel, kept, report = _featurise(items, cfg, settings)
         labels_text = [str(it["label"]) if it["label"] is not None else "" for it in kept]
-        splits = [it.get("split") or _hash_split(Path(it["path"]).name + "/" + labels_text[i], cfg)
-                  for i, it in enumerate(kept)]
+        splits = [
+            it.get("split") or _hash_split(Path(it["path"]).name + "/" + labels_text[i], cfg)
+            for i, it in enumerate(kept)
+        ]
         tensors = {"audio": audio.contiguous(), "log_mel": log_mel.contiguous()}
-        digest = hashlib.sha256(audio.numpy().tobytes() + "\n".join(labels_text).encode()
-                                ).hexdigest()[:16]
-        meta = {"names": [it["path"] for it in kept], "labels": labels_text, "splits": splits,
-                "skipped": report.skipped, "digest": digest}
+        digest = hashlib.sha256(
+            audio.numpy().tobytes() + "\n".join(labels_text).encode()
+        ).hexdigest()[:16]
+        meta = {
+            "names": [it["path"] for it in kept],
+            "labels": labels_text,
+            "splits": splits,
+            "skipped": report.skipped,
+            "digest": digest,
+        }
         cache.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(cache / "features.safetensors"))
         (cache / "meta.json").write_text(json.dumps(meta))  # written last: marks a whole entry
@@ -146,8 +176,12 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         if split == "train" and cfg.max_items is not None:
             idx = idx[: cfg.max_items]
         ids = torch.tensor(idx, dtype=torch.long)
-        parts[split] = AudioClips(tensors["audio"][ids], tensors["log_mel"][ids], labels[ids],
-                                  [meta["names"][i] for i in idx])
+        parts[split] = AudioClips(
+            tensors["audio"][ids],
+            tensors["log_mel"][ids],
+            labels[ids],
+            [meta["names"][i] for i in idx],
+        )
     train = parts["train"]
     if len(train) == 0:
         raise FickError("the training split is empty: add files or lower val/test fractions")
@@ -162,16 +196,25 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         raise FickError(f"unknown data.normalize {cfg.normalize!r}: use global, per_bin or none")
     counts = torch.bincount(train.labels, minlength=len(class_names)).tolist()
     info = {
-        "mel": settings.to_dict(), "mel_mean": mean, "mel_std": std,
-        "sample_rate": cfg.sample_rate, "num_samples": int(train.audio.shape[-1]),
-        "duration": train.audio.shape[-1] / cfg.sample_rate, "class_names": class_names,
-        "num_classes": len(class_names), "train_class_counts": counts,
+        "mel": settings.to_dict(),
+        "mel_mean": mean,
+        "mel_std": std,
+        "sample_rate": cfg.sample_rate,
+        "num_samples": int(train.audio.shape[-1]),
+        "duration": train.audio.shape[-1] / cfg.sample_rate,
+        "class_names": class_names,
+        "num_classes": len(class_names),
+        "train_class_counts": counts,
         "loudness_dbfs": cfg.loudness_dbfs,
     }
     name = "spoken-digits" if cfg.dataset == "spoken-digits" else Path(source).stem
     return DataBundle(
-        train=train, val=parts["validation"] if len(parts["validation"]) else None, info=info,
-        name=name, source=source, digest=meta["digest"],
+        train=train,
+        val=parts["validation"] if len(parts["validation"]) else None,
+        info=info,
+        name=name,
+        source=source,
+        digest=meta["digest"],
         test=parts["test"] if len(parts["test"]) else None,
         extras={"skipped": meta["skipped"], "cache": str(cache)},
     )

@@ -21,7 +21,9 @@ __all__ = ["LatentDiT", "LatentUNet", "build_denoiser", "timestep_embedding"]
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of (B,) float timesteps (DDPM / DiT convention)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
+    )
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
@@ -46,7 +48,9 @@ def _pad_time(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int]:
 
 
 def _norm(ch: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(32, ch // 4) or 1, ch)
+    # The most groups (<= 32, >= 4 channels each) that divide the width.
+    groups = next(g for g in range(max(1, min(32, ch // 4)), 0, -1) if ch % g == 0)
+    return nn.GroupNorm(groups, ch)
 
 
 class _ResBlock(nn.Module):
@@ -77,15 +81,23 @@ class _Attention2d(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
-        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        out = F.scaled_dot_product_attention(
+            q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2)
+        )
         return x + self.out(out.transpose(-1, -2).reshape(b, c, h, w))
 
 
 class LatentUNet(nn.Module):
     """A small conditional U-Net; one resolution level per entry of ``channel_mult``."""
 
-    def __init__(self, in_channels: int, num_classes: int, channels: int = 64,
-                 channel_mult=(1, 2), attention: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        channels: int = 64,
+        channel_mult=(1, 2),
+        attention: bool = True,
+    ):
         super().__init__()
         emb_dim = 4 * channels
         self.embed = ConditionEmbedding(emb_dim, num_classes)
@@ -95,8 +107,9 @@ class LatentUNet(nn.Module):
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         for i, w in enumerate(widths):
             self.down.append(_ResBlock(widths[max(i - 1, 0)], w, emb_dim))
-            self.downsample.append(nn.Conv2d(w, w, 3, stride=2, padding=1)
-                                   if i < len(widths) - 1 else nn.Identity())
+            self.downsample.append(
+                nn.Conv2d(w, w, 3, stride=2, padding=1) if i < len(widths) - 1 else nn.Identity()
+            )
         self.mid1 = _ResBlock(widths[-1], widths[-1], emb_dim)
         self.mid_attn = _Attention2d(widths[-1]) if attention else nn.Identity()
         self.mid2 = _ResBlock(widths[-1], widths[-1], emb_dim)
@@ -104,7 +117,9 @@ class LatentUNet(nn.Module):
         for i in reversed(range(len(widths))):
             cin = widths[min(i + 1, len(widths) - 1)] + widths[i]
             self.up.append(_ResBlock(cin, widths[i], emb_dim))
-        self.out = nn.Sequential(_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], in_channels, 3, padding=1))
+        self.out = nn.Sequential(
+            _norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], in_channels, 3, padding=1)
+        )
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
@@ -128,12 +143,16 @@ class LatentUNet(nn.Module):
 
 def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
     """(h*w, dim) fixed 2D sin-cos positional embedding (MAE / DiT), computed for any grid."""
+
     def one_d(n, d):
         omega = 1.0 / 10000 ** (torch.arange(d // 2, device=device, dtype=torch.float32) / (d // 2))
         out = torch.arange(n, device=device, dtype=torch.float32)[:, None] * omega[None]
         return torch.cat([out.sin(), out.cos()], dim=1)
+
     eh, ew = one_d(h, dim // 2), one_d(w, dim // 2)
-    return torch.cat([eh[:, None].expand(h, w, -1), ew[None].expand(h, w, -1)], -1).reshape(h * w, dim)
+    return torch.cat([eh[:, None].expand(h, w, -1), ew[None].expand(h, w, -1)], -1).reshape(
+        h * w, dim
+    )
 
 
 class _DiTBlock(nn.Module):
@@ -142,7 +161,9 @@ class _DiTBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(approximate="tanh"), nn.Linear(4 * dim, dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(approximate="tanh"), nn.Linear(4 * dim, dim)
+        )
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         nn.init.zeros_(self.ada[-1].weight)  # adaLN-Zero: each block starts as the identity
         nn.init.zeros_(self.ada[-1].bias)
@@ -157,8 +178,15 @@ class _DiTBlock(nn.Module):
 class LatentDiT(nn.Module):
     """DiT (Peebles & Xie) over (frequency x time) latents with (pf x pt) patches."""
 
-    def __init__(self, in_channels: int, num_classes: int, width: int = 192, depth: int = 6,
-                 heads: int = 6, patch_size=(2, 1)):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        width: int = 192,
+        depth: int = 6,
+        heads: int = 6,
+        patch_size=(2, 1),
+    ):
         super().__init__()
         self.pf, self.pt = patch_size
         self.width, self.in_channels = width, in_channels
@@ -188,9 +216,13 @@ class LatentDiT(nn.Module):
 
 def build_denoiser(kind: str, in_channels: int, num_classes: int, cfg) -> nn.Module:
     if kind == "unet":
-        return LatentUNet(in_channels, num_classes, cfg.channels, tuple(cfg.channel_mult), cfg.attention)
+        return LatentUNet(
+            in_channels, num_classes, cfg.channels, tuple(cfg.channel_mult), cfg.attention
+        )
     if kind == "dit":
-        return LatentDiT(in_channels, num_classes, cfg.width, cfg.depth, cfg.heads, tuple(cfg.patch_size))
+        return LatentDiT(
+            in_channels, num_classes, cfg.width, cfg.depth, cfg.heads, tuple(cfg.patch_size)
+        )
     from fick.domains.base import FickError
 
     raise FickError(f"unknown model.denoiser {kind!r}: use unet or dit")

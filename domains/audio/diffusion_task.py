@@ -20,20 +20,35 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
+import torchaudio
 from fick.core import guidance as core_guidance
 from fick.core import sample as core_sample
 from fick.core import schedules, training_loss
 from fick.domains.audio.audio_io import condition_clip, read_audio
-from fick.domains.audio.config import (AutoencoderConfig, ClassifierConfig, DiffusionConfig,
-                                       VocoderConfig, coerce_config)
+from fick.domains.audio.config import (
+    AutoencoderConfig,
+    ClassifierConfig,
+    DiffusionConfig,
+    VocoderConfig,
+    coerce_config,
+)
 from fick.domains.audio.denoisers import build_denoiser
 from fick.domains.audio.export import Clip, export_clips
-from fick.domains.audio.metrics import (am_score, conditional_accuracy, frechet_distance,
-                                        gaussian_stats, inception_score, modified_inception_score,
-                                        real_time_factor)
-from fick.domains.audio.tasks import (AutoencoderTask, ClassifierTask, VocoderTask,
-                                      front_end_from_info)
+from fick.domains.audio.metrics import (
+    am_score,
+    conditional_accuracy,
+    frechet_distance,
+    gaussian_stats,
+    inception_score,
+    modified_inception_score,
+    real_time_factor,
+)
+from fick.domains.audio.tasks import (
+    AutoencoderTask,
+    ClassifierTask,
+    VocoderTask,
+    front_end_from_info,
+)
 from fick.domains.base import DataBundle, FickError, Resolver, Task
 
 __all__ = ["LatentDiffusionTask", "parse_time_range"]
@@ -54,12 +69,16 @@ def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resol
     if ref is None or (kind == "vocoder" and ref == "griffin-lim"):
         return None, None
     if resolve is None:
-        raise FickError(f"model.{kind} is {ref!r} but no model resolver was given: load it "
-                        "through fick (fick train / fick sample)")
+        raise FickError(
+            f"model.{kind} is {ref!r} but no model resolver was given: load it "
+            "through fick (fick train / fick sample)"
+        )
     loaded = resolve(ref)
     if getattr(loaded, "kind", None) != kind:
-        raise FickError(f"model.{kind} {ref!r} is a {getattr(loaded, 'kind', '?')} model: "
-                        f"point it at an audio {kind}")
+        raise FickError(
+            f"model.{kind} {ref!r} is a {getattr(loaded, 'kind', '?')} model: "
+            f"point it at an audio {kind}"
+        )
     return loaded, {"config": loaded.saved_config(), "info": loaded.info}
 
 
@@ -70,8 +89,9 @@ def parse_time_range(text: str, duration: float) -> tuple[float, float]:
         start = float(lo) if str(lo).strip() else 0.0
         end = float(hi) if str(hi).strip() else duration
     except ValueError:
-        raise FickError(f"keep={text!r} is not a time range: use START-END in seconds, "
-                        "e.g. keep=0-0.5") from None
+        raise FickError(
+            f"keep={text!r} is not a time range: use START-END in seconds, e.g. keep=0-0.5"
+        ) from None
     start, end = max(0.0, start), min(duration, end)
     if end <= start:
         raise FickError(f"keep={text!r} is empty for a {duration:.2f} s clip: use START-END")
@@ -87,19 +107,36 @@ class LatentDiffusionTask(Task):
         self.class_names = list(info.get("class_names") or [""])
         self.num_classes = len(self.class_names)
         self.autoencoder, cfg.autoencoder_config = _companion(
-            "autoencoder", cfg.autoencoder, cfg.autoencoder_config, resolve)
+            "autoencoder", cfg.autoencoder, cfg.autoencoder_config, resolve
+        )
         self.vocoder, cfg.vocoder_config = _companion(
-            "vocoder", cfg.vocoder, cfg.vocoder_config, resolve)
+            "vocoder", cfg.vocoder, cfg.vocoder_config, resolve
+        )
         self.classifier, cfg.classifier_config = _companion(
-            "classifier", cfg.classifier, cfg.classifier_config, resolve)
+            "classifier", cfg.classifier, cfg.classifier_config, resolve
+        )
         self.cfg = cfg
+        for name, companion in (
+            ("autoencoder", self.autoencoder),
+            ("vocoder", self.vocoder),
+            ("classifier", self.classifier),
+        ):
+            if companion is not None and "mel" in info and companion.info.get("mel") != info["mel"]:
+                raise FickError(
+                    f"the {name} was trained on mels {companion.info.get('mel')} but "
+                    f"the data gives {info['mel']}: use the same data.* mel settings"
+                )
         # The VAE's front end carries the normalisation its latents were trained with.
-        self.front = self.autoencoder.front if self.autoencoder is not None else front_end_from_info(info)
+        self.front = (
+            self.autoencoder.front if self.autoencoder is not None else front_end_from_info(info)
+        )
         for companion in (self.autoencoder, self.vocoder, self.classifier):
             if companion is not None:
                 companion.requires_grad_(False).eval()
         self.factor = self.autoencoder.factor if self.autoencoder is not None else 1
-        self.latent_channels = self.autoencoder.latent_channels if self.autoencoder is not None else 1
+        self.latent_channels = (
+            self.autoencoder.latent_channels if self.autoencoder is not None else 1
+        )
         self.latent_height = self.front.settings.n_mels // self.factor
         self.process = schedules.by_name(cfg.process, **dict(cfg.process_kwargs or {}))
         self.time_scale = 1.0 if getattr(self.process, "discrete", False) else 1000.0
@@ -125,7 +162,9 @@ class LatentDiffusionTask(Task):
         if label is None:
             label = torch.full((b,), self.num_classes, dtype=torch.long, device=x.device)
         if cfg_null is not None:
-            label = torch.where(cfg_null.to(label.device), torch.full_like(label, self.num_classes), label)
+            label = torch.where(
+                cfg_null.to(label.device), torch.full_like(label, self.num_classes), label
+            )
         return self.denoiser(x, t.to(x.dtype) * self.time_scale, label)
 
     @torch.no_grad()
@@ -151,10 +190,16 @@ class LatentDiffusionTask(Task):
                 raw = self.to_latent(log_mel)
                 self.latent_scale.fill_(1.0 / float(raw.std().clamp(min=1e-3)))
         z0 = self.to_latent(log_mel)
-        null = core_guidance.drop_condition(z0.shape[0], self.cfg.cond_dropout if self.training else 0.0,
-                                            device=z0.device)
-        out = training_loss(self.network, z0, self.process, prediction=self.cfg.prediction,
-                            model_kwargs={"label": labels, "cfg_null": null})
+        null = core_guidance.drop_condition(
+            z0.shape[0], self.cfg.cond_dropout if self.training else 0.0, device=z0.device
+        )
+        out = training_loss(
+            self.network,
+            z0,
+            self.process,
+            prediction=self.cfg.prediction,
+            model_kwargs={"label": labels, "cfg_null": null},
+        )
         return out.loss.float().mean(), {}
 
     # -- sampling ------------------------------------------------------------------------
@@ -188,23 +233,42 @@ class LatentDiffusionTask(Task):
         audio, rate = read_audio(path)
         duration = audio.shape[-1] / rate
         frames = max(1, int(round(duration * s.sample_rate / s.hop_length)))
-        clip = condition_clip(audio, rate, sample_rate=s.sample_rate, num_samples=frames * s.hop_length,
-                              target_dbfs=self.info.get("loudness_dbfs"))
+        clip = condition_clip(
+            audio,
+            rate,
+            sample_rate=s.sample_rate,
+            num_samples=frames * s.hop_length,
+            target_dbfs=self.info.get("loudness_dbfs"),
+        )
         z = self.to_latent(self.front.log_mel(clip[None].to(device)))
         start, end = parse_time_range(keep, frames * s.hop_length / s.sample_rate)
         seconds_per_latent = self.factor * s.hop_length / s.sample_rate
         j = torch.arange(z.shape[-1], device=device)
         # A latent frame is held only when the whole span it decodes to lies inside the range.
-        held = (j * seconds_per_latent >= start - 1e-9) & ((j + 1) * seconds_per_latent <= end + 1e-9)
+        held = (j * seconds_per_latent >= start - 1e-9) & (
+            (j + 1) * seconds_per_latent <= end + 1e-9
+        )
         if not bool(held.any()):
-            raise FickError(f"keep={keep!r} is shorter than one latent frame "
-                            f"({seconds_per_latent:.3f} s): widen the range")
+            raise FickError(
+                f"keep={keep!r} is shorter than one latent frame "
+                f"({seconds_per_latent:.3f} s): widen the range"
+            )
         mask = held.reshape(1, 1, 1, -1).expand(n, *z.shape[1:])
         return frames, mask, z.expand(n, -1, -1, -1)
 
     @torch.no_grad()
-    def sample(self, n: int, *, steps=None, sampler=None, guidance=None, condition=None,
-               generator=None, progress=None, **options) -> list[Clip]:
+    def sample(
+        self,
+        n: int,
+        *,
+        steps=None,
+        sampler=None,
+        guidance=None,
+        condition=None,
+        generator=None,
+        progress=None,
+        **options,
+    ) -> list[Clip]:
         """``n`` clips; options: ``duration`` (seconds, any length), ``inpaint`` (an audio file)
         with ``keep`` ("START-END" seconds of it held fixed, the rest generated),
         ``batch_size`` (default 64), and sampler options (eta, karras ...)."""
@@ -221,8 +285,14 @@ class LatentDiffusionTask(Task):
                     progress(base * total + i, math.ceil(n / batch_size) * total)
 
             log_mel, meta = self.sample_log_mels(
-                labels[lo:hi], steps=steps, sampler=sampler, guidance=guidance,
-                generator=generator, progress=step, **dict(options))
+                labels[lo:hi],
+                steps=steps,
+                sampler=sampler,
+                guidance=guidance,
+                generator=generator,
+                progress=step,
+                **dict(options),
+            )
             audio = self._vocode(log_mel).float().cpu()
             per_clip = (time.perf_counter() - t0) / (hi - lo)
             for k in range(hi - lo):
@@ -231,8 +301,17 @@ class LatentDiffusionTask(Task):
         return clips
 
     @torch.no_grad()
-    def sample_log_mels(self, labels: torch.Tensor, *, steps=None, sampler=None, guidance=None,
-                        generator=None, progress=None, **options) -> tuple[torch.Tensor, dict]:
+    def sample_log_mels(
+        self,
+        labels: torch.Tensor,
+        *,
+        steps=None,
+        sampler=None,
+        guidance=None,
+        generator=None,
+        progress=None,
+        **options,
+    ) -> tuple[torch.Tensor, dict]:
         """Sample latents for ``labels`` (B,) and decode them: unnormalised log-mels (B, M, T)."""
         device = self.latent_scale.device
         s = self.front.settings
@@ -249,19 +328,42 @@ class LatentDiffusionTask(Task):
         else:
             frames = max(self.factor, int(round(duration * s.sample_rate / s.hop_length)))
         model = self.network if scale == 1.0 else core_guidance.classifier_free(self.network, scale)
-        noise = torch.randn((n, self.latent_channels, self.latent_height, math.ceil(frames / self.factor)),
-                            generator=generator, device=generator.device if generator else device)
-        z = core_sample(model, noise.to(device), self.process, sampler=sampler, steps=steps,
-                        prediction=self.cfg.prediction, generator=generator, mask=mask, known=known,
-                        callback=progress, model_kwargs={"label": labels}, **options)
+        noise = torch.randn(
+            (n, self.latent_channels, self.latent_height, math.ceil(frames / self.factor)),
+            generator=generator,
+            device=generator.device if generator else device,
+        )
+        z = core_sample(
+            model,
+            noise.to(device),
+            self.process,
+            sampler=sampler,
+            steps=steps,
+            prediction=self.cfg.prediction,
+            generator=generator,
+            mask=mask,
+            known=known,
+            callback=progress,
+            model_kwargs={"label": labels},
+            **options,
+        )
         return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
 
     # -- evaluation ----------------------------------------------------------------------
     def _log_mels(self, clips: list[Clip]) -> torch.Tensor:
+        """Log-mels of clips at the model's rate (resampled when a file came at another rate),
+        zero-padded to the longest."""
         s = self.front.settings
-        length = max(c.audio.shape[-1] for c in clips)
-        audio = torch.stack([torch.nn.functional.pad(c.audio, (0, length - c.audio.shape[-1]))
-                             for c in clips]).to(self.latent_scale.device)
+        waves = [
+            c.audio
+            if c.sample_rate == s.sample_rate
+            else torchaudio.functional.resample(c.audio, c.sample_rate, s.sample_rate)
+            for c in clips
+        ]
+        length = max(w.shape[-1] for w in waves)
+        audio = torch.stack(
+            [torch.nn.functional.pad(w, (0, length - w.shape[-1])) for w in waves]
+        ).to(self.latent_scale.device)
         return self.front.log_mel(audio[..., : length - length % s.hop_length])
 
     def _reference(self, data: DataBundle) -> dict[str, Any]:
@@ -286,13 +388,18 @@ class LatentDiffusionTask(Task):
         seconds = [c.compute_seconds for c in samples if c.compute_seconds is not None]
         if seconds:
             metrics["real_time_factor"] = real_time_factor(
-                sum(c.seconds for c in samples), sum(seconds))
+                sum(c.seconds for c in samples), sum(seconds)
+            )
         rows = [("", samples, [c.label for c in samples])]
         if data is not None and data.test is not None and self.classifier is not None:
             test = data.test
             rows.append(("real_test/", None, [self.class_names[int(i)] for i in test.labels]))
         for prefix, clips, labels in rows:
-            log_mel = self._log_mels(clips) if clips is not None else data.test.log_mel.to(self.latent_scale.device)
+            log_mel = (
+                self._log_mels(clips)
+                if clips is not None
+                else data.test.log_mel.to(self.latent_scale.device)
+            )
             metrics.update(self._scores(log_mel, labels, data, prefix))
         return metrics
 

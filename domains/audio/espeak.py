@@ -23,7 +23,6 @@ _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _EE_OK = 0
 
 
-
 def FickError(message: str) -> Exception:  # noqa: N802 - stands in for the class
     """fick's user-facing error, imported late: the synthesis worker runs as a bare script
     (numpy + ctypes only) so that it starts fast."""
@@ -34,7 +33,9 @@ def FickError(message: str) -> Exception:  # noqa: N802 - stands in for the clas
     return error(message)
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
 
 
 class EspeakSynth:
@@ -44,7 +45,9 @@ class EspeakSynth:
         try:
             import espeakng_loader
         except ImportError as err:  # pragma: no cover - it is a declared dependency
-            raise FickError("espeakng-loader is not installed: pip install espeakng-loader") from err
+            raise FickError(
+                "espeakng-loader is not installed: pip install espeakng-loader"
+            ) from err
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         data_path = espeakng_loader.get_data_path().encode()
         lib = self._lib
@@ -53,13 +56,21 @@ class EspeakSynth:
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
         if self.sample_rate <= 0:
-            raise FickError(f"eSpeak NG failed to initialise with data at {data_path.decode()}: "
-                            "reinstall espeakng-loader")
+            raise FickError(
+                f"eSpeak NG failed to initialise with data at {data_path.decode()}: "
+                "reinstall espeakng-loader"
+            )
         self._chunks: list[np.ndarray] = []
         # Keep a reference: ctypes frees the trampoline when the Python object dies.
         self._callback = _CALLBACK(self._collect)
@@ -71,8 +82,16 @@ class EspeakSynth:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
         return 0  # 0: continue synthesis
 
-    def synth(self, text: str, voice: str = "en", *, rate: int = 175, pitch: int = 50,
-              pitch_range: int = 50, volume: int = 100) -> np.ndarray:
+    def synth(
+        self,
+        text: str,
+        voice: str = "en",
+        *,
+        rate: int = 175,
+        pitch: int = 50,
+        pitch_range: int = 50,
+        volume: int = 100,
+    ) -> np.ndarray:
         """Speak ``text`` with ``voice`` (e.g. ``"en-us+m3"``): int16 samples at ``sample_rate``.
 
         rate is in words per minute (80..450), pitch and pitch_range in 0..100.
@@ -81,12 +100,18 @@ class EspeakSynth:
             lib = self._lib
             if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
                 raise FickError(f"eSpeak NG has no voice {voice!r}: use e.g. 'en', 'en-us+f2'")
-            for param, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch),
-                                 (_PARAM_RANGE, pitch_range), (_PARAM_VOLUME, volume)):
+            for param, value in (
+                (_PARAM_RATE, rate),
+                (_PARAM_PITCH, pitch),
+                (_PARAM_RANGE, pitch_range),
+                (_PARAM_VOLUME, volume),
+            ):
                 lib.espeak_SetParameter(param, int(value), 0)
             self._chunks = []
             data = text.encode("utf-8") + b"\0"
-            status = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            status = lib.espeak_Synth(
+                data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            )
             lib.espeak_Synchronize()
             if status != _EE_OK:
                 raise FickError(f"eSpeak NG could not synthesise {text!r} (status {status})")
@@ -125,11 +150,15 @@ def synthesise_in_subprocess(requests: list[dict], timeout: float = 600.0) -> li
         req_path.write_text(json.dumps(requests))
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), str(req_path), str(out_path)],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if proc.returncode != 0:
-            raise FickError(f"eSpeak NG synthesis failed: {proc.stderr.strip().splitlines()[-1:]}: "
-                            "check that espeakng-loader is installed")
+            raise FickError(
+                f"eSpeak NG synthesis failed: {proc.stderr.strip().splitlines()[-1:]}: "
+                "check that espeakng-loader is installed"
+            )
         with np.load(out_path) as arrays:
             return [arrays[f"a{i}"] for i in range(len(requests))]
 

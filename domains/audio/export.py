@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
 from fick.domains.audio.audio_io import AUDIO_SUFFIXES, read_audio, write_wav
 from fick.domains.base import FickError
 
@@ -36,8 +35,9 @@ class Clip:
         return self.audio.shape[-1] / self.sample_rate
 
 
-def save_spectrogram_png(path: Path, log_mel: torch.Tensor, sample_rate: int, hop: int,
-                         title: str | None = None) -> Path:
+def save_spectrogram_png(
+    path: Path, log_mel: torch.Tensor, sample_rate: int, hop: int, title: str | None = None
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,8 +45,13 @@ def save_spectrogram_png(path: Path, log_mel: torch.Tensor, sample_rate: int, ho
 
     frames = log_mel.shape[-1]
     fig, ax = plt.subplots(figsize=(4, 2.4), dpi=100)
-    ax.imshow(log_mel.cpu().numpy(), origin="lower", aspect="auto", cmap="magma",
-              extent=(0, frames * hop / sample_rate, 0, log_mel.shape[0]))
+    ax.imshow(
+        log_mel.cpu().numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, frames * hop / sample_rate, 0, log_mel.shape[0]),
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mel bin")
     if title:
@@ -57,8 +62,9 @@ def save_spectrogram_png(path: Path, log_mel: torch.Tensor, sample_rate: int, ho
     return path
 
 
-def export_clips(clips: list[Clip], out_dir: str | Path, prefix: str = "sample",
-                 front_end=None) -> list[Path]:
+def export_clips(
+    clips: list[Clip], out_dir: str | Path, prefix: str = "sample", front_end=None
+) -> list[Path]:
     """Write each clip as WAV and, with a ``MelFrontEnd``, its log-mel as PNG."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,8 +74,15 @@ def export_clips(clips: list[Clip], out_dir: str | Path, prefix: str = "sample",
         files.append(write_wav(out / f"{stem}.wav", clip.audio, clip.sample_rate))
         if front_end is not None:
             log_mel = front_end.log_mel(clip.audio.reshape(1, -1).to(front_end.mean.device))[0]
-            files.append(save_spectrogram_png(out / f"{stem}.png", log_mel, clip.sample_rate,
-                                              front_end.settings.hop_length, title=clip.label))
+            files.append(
+                save_spectrogram_png(
+                    out / f"{stem}.png",
+                    log_mel,
+                    clip.sample_rate,
+                    front_end.settings.hop_length,
+                    title=clip.label,
+                )
+            )
     return files
 
 

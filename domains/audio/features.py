@@ -41,19 +41,33 @@ class MelFrontEnd(nn.Module):
     dropped so a clip of ``k`` hops maps to exactly ``k`` frames and back to ``k * hop`` samples.
     """
 
-    def __init__(self, settings: MelSettings | dict | None = None, mean=0.0, std=1.0,
-                 griffin_lim_iters: int = 32):
+    def __init__(
+        self,
+        settings: MelSettings | dict | None = None,
+        mean=0.0,
+        std=1.0,
+        griffin_lim_iters: int = 32,
+    ):
         super().__init__()
         if isinstance(settings, dict):
             settings = MelSettings(**settings)
         self.settings = s = settings or MelSettings()
         # Kept out of the module tree: its window and filterbank follow from the settings,
         # and torchaudio's window buffer is a view that safetensors refuses to save.
-        self._mel = [torchaudio.transforms.MelSpectrogram(
-            sample_rate=s.sample_rate, n_fft=s.n_fft, hop_length=s.hop_length, f_min=s.f_min,
-            f_max=s.f_max, n_mels=s.n_mels, power=1.0, norm="slaney", mel_scale="slaney",
-            center=True,
-        )]
+        self._mel = [
+            torchaudio.transforms.MelSpectrogram(
+                sample_rate=s.sample_rate,
+                n_fft=s.n_fft,
+                hop_length=s.hop_length,
+                f_min=s.f_min,
+                f_max=s.f_max,
+                n_mels=s.n_mels,
+                power=1.0,
+                norm="slaney",
+                mel_scale="slaney",
+                center=True,
+            )
+        ]
         self.griffin_lim_iters = griffin_lim_iters
         mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(-1, 1)
         std_t = torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1)
@@ -81,23 +95,35 @@ class MelFrontEnd(nn.Module):
         return int(round(seconds * self.settings.sample_rate / self.settings.hop_length))
 
     @torch.no_grad()
-    def griffin_lim(self, log_mel: torch.Tensor, n_iter: int | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+    def griffin_lim(
+        self,
+        log_mel: torch.Tensor,
+        n_iter: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Invert an unnormalised log-mel (..., n_mels, frames) to audio (..., frames * hop):
         least-squares mel -> linear magnitude (InverseMelScale), then Griffin-Lim phase
         retrieval (torchaudio, ``n_iter`` iterations, 32 by default as in Riffusion)."""
         s = self.settings
         device = log_mel.device
         inverse = torchaudio.transforms.InverseMelScale(
-            n_stft=s.n_fft // 2 + 1, n_mels=s.n_mels, sample_rate=s.sample_rate, f_min=s.f_min,
-            f_max=s.f_max, norm="slaney", mel_scale="slaney",
+            n_stft=s.n_fft // 2 + 1,
+            n_mels=s.n_mels,
+            sample_rate=s.sample_rate,
+            f_min=s.f_min,
+            f_max=s.f_max,
+            norm="slaney",
+            mel_scale="slaney",
         ).to(device)
         magnitude = inverse(torch.exp(log_mel.float()))
         # Restore the dropped last frame so the centred iSTFT yields frames * hop samples.
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
         gl = torchaudio.transforms.GriffinLim(
-            n_fft=s.n_fft, hop_length=s.hop_length, power=1.0,
-            n_iter=n_iter or self.griffin_lim_iters, rand_init=False,
+            n_fft=s.n_fft,
+            hop_length=s.hop_length,
+            power=1.0,
+            n_iter=n_iter or self.griffin_lim_iters,
+            rand_init=False,
         ).to(device)
         audio = gl(magnitude)
         return audio[..., : log_mel.shape[-1] * s.hop_length]

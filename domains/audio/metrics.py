@@ -78,7 +78,11 @@ def conditional_accuracy(probs, labels) -> float:
 
 
 def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    f = features.detach().double().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features, float)
+    f = (
+        features.detach().double().cpu().numpy()
+        if isinstance(features, torch.Tensor)
+        else np.asarray(features, float)
+    )
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -98,8 +102,9 @@ def log_mel_l1(log_mel_pred: torch.Tensor, log_mel_true: torch.Tensor) -> float:
     return float((log_mel_pred - log_mel_true).abs().mean())
 
 
-def spectral_convergence(pred: torch.Tensor, target: torch.Tensor, n_fft: int = 1024,
-                         hop: int = 256) -> float:
+def spectral_convergence(
+    pred: torch.Tensor, target: torch.Tensor, n_fft: int = 1024, hop: int = 256
+) -> float:
     """Mean over clips of ||S - S_hat||_F / ||S||_F (STFT magnitudes); audio (B, L)."""
     window = torch.hann_window(n_fft, dtype=torch.float64, device=pred.device)
     n = min(pred.shape[-1], target.shape[-1])

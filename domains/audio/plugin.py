@@ -7,8 +7,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from fick.domains.audio.config import (AudioDataConfig, AutoencoderConfig, ClassifierConfig,
-                                       DiffusionConfig, VocoderConfig, coerce_config)
+from fick.domains.audio.config import (
+    AudioDataConfig,
+    AutoencoderConfig,
+    ClassifierConfig,
+    DiffusionConfig,
+    VocoderConfig,
+    coerce_config,
+)
 from fick.domains.base import DataBundle, FickError, Resolver, Task
 
 __all__ = ["AudioPlugin"]
@@ -47,8 +53,9 @@ class AudioPlugin:
             raise FickError("the classifier task needs labelled clips: one subfolder per label")
         return bundle
 
-    def build_task(self, task: str, model_cfg: Any, info: dict[str, Any],
-                   resolve: Resolver | None) -> Task:
+    def build_task(
+        self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
+    ) -> Task:
         from fick.domains.audio.tasks import AutoencoderTask, ClassifierTask, VocoderTask
 
         self._check(task)
@@ -58,8 +65,11 @@ class AudioPlugin:
             from fick.domains.audio.diffusion_task import LatentDiffusionTask
 
             return LatentDiffusionTask(cfg, info, resolve)
-        return {"autoencoder": AutoencoderTask, "vocoder": VocoderTask,
-                "classifier": ClassifierTask}[task](cfg, info)
+        return {
+            "autoencoder": AutoencoderTask,
+            "vocoder": VocoderTask,
+            "classifier": ClassifierTask,
+        }[task](cfg, info)
 
     def load_samples(self, path: Path) -> list:
         from fick.domains.audio.export import load_clips_folder
@@ -74,5 +84,8 @@ class AudioPlugin:
     def pretrained(self) -> dict[str, Path]:
         if not PRETRAINED_DIR.is_dir():
             return {}
-        return {p.name: p for p in sorted(PRETRAINED_DIR.iterdir())
-                if (p / "fick.yaml").is_file() and (p / "model.safetensors").is_file()}
+        return {
+            p.name: p
+            for p in sorted(PRETRAINED_DIR.iterdir())
+            if (p / "fick.yaml").is_file() and (p / "model.safetensors").is_file()
+        }

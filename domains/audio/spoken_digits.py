@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchaudio
-
 from fick.domains.audio.audio_io import rms_dbfs, write_wav
 from fick.domains.audio.espeak import synthesise_in_subprocess
 
@@ -55,11 +54,12 @@ def variant_split(variant: str) -> str:
 
 def _trim_silence(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > threshold * np.abs(audio).max())
-    return audio[loud[0]: loud[-1] + 1] if loud.size else audio
+    return audio[loud[0] : loud[-1] + 1] if loud.size else audio
 
 
-def generate_spoken_digits(out: str | Path, *, per_class: int = 200, seed: int = 0,
-                           progress=None) -> Path:
+def generate_spoken_digits(
+    out: str | Path, *, per_class: int = 200, seed: int = 0, progress=None
+) -> Path:
     """Write ``out/<digit>/<digit>_<i>.wav`` (16 kHz mono 16-bit, 1 s) and ``out/manifest.csv``
     (path,label,split,voice). Returns the manifest's path."""
     out = Path(out)
@@ -67,16 +67,29 @@ def generate_spoken_digits(out: str | Path, *, per_class: int = 200, seed: int =
     plan = []
     for label in DIGITS:
         for i in range(per_class):
-            plan.append({
-                "label": label, "index": i,
-                "variant": VOICE_VARIANTS[rng.integers(len(VOICE_VARIANTS))],
-                "accent": ACCENTS[rng.integers(len(ACCENTS))],
-                "rate": int(rng.integers(120, 241)), "pitch": int(rng.integers(15, 86)),
-                "range": int(rng.integers(20, 91)),
-                "offset": float(rng.random()), "gain_db": float(rng.uniform(-26.0, -16.0)),
-            })
-    requests = [{"text": p["label"], "voice": f"{p['accent']}+{p['variant']}", "rate": p["rate"],
-                 "pitch": p["pitch"], "pitch_range": p["range"]} for p in plan]
+            plan.append(
+                {
+                    "label": label,
+                    "index": i,
+                    "variant": VOICE_VARIANTS[rng.integers(len(VOICE_VARIANTS))],
+                    "accent": ACCENTS[rng.integers(len(ACCENTS))],
+                    "rate": int(rng.integers(120, 241)),
+                    "pitch": int(rng.integers(15, 86)),
+                    "range": int(rng.integers(20, 91)),
+                    "offset": float(rng.random()),
+                    "gain_db": float(rng.uniform(-26.0, -16.0)),
+                }
+            )
+    requests = [
+        {
+            "text": p["label"],
+            "voice": f"{p['accent']}+{p['variant']}",
+            "rate": p["rate"],
+            "pitch": p["pitch"],
+            "pitch_range": p["range"],
+        }
+        for p in plan
+    ]
     raw = synthesise_in_subprocess(requests)
     num_samples = int(SAMPLE_RATE * CLIP_SECONDS)
     rows = []
@@ -87,13 +100,19 @@ def generate_spoken_digits(out: str | Path, *, per_class: int = 200, seed: int =
             audio = audio[:num_samples] * torch.linspace(1, 0, num_samples).clamp(max=0.05) * 20
         start = int(p["offset"] * (num_samples - audio.numel()))
         clip = torch.zeros(num_samples)
-        clip[start: start + audio.numel()] = audio
+        clip[start : start + audio.numel()] = audio
         clip = clip * 10.0 ** ((p["gain_db"] - rms_dbfs(clip)) / 20.0)
         clip = clip * min(1.0, 0.99 / float(clip.abs().max()))
         rel = Path(p["label"]) / f"{p['label']}_{p['index']:05d}.wav"
         write_wav(out / rel, clip, SAMPLE_RATE)
-        rows.append([rel.as_posix(), p["label"], variant_split(p["variant"]),
-                     f"{p['accent']}+{p['variant']}"])
+        rows.append(
+            [
+                rel.as_posix(),
+                p["label"],
+                variant_split(p["variant"]),
+                f"{p['accent']}+{p['variant']}",
+            ]
+        )
         if progress is not None:
             progress(k + 1, len(plan))
     manifest = out / "manifest.csv"

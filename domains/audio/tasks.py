@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from fick.domains.audio.classifier import MelClassifier
 from fick.domains.audio.config import AutoencoderConfig, ClassifierConfig, VocoderConfig
 from fick.domains.audio.features import MelFrontEnd
@@ -25,8 +24,10 @@ __all__ = ["AutoencoderTask", "ClassifierTask", "VocoderTask", "front_end_from_i
 
 def front_end_from_info(info: dict[str, Any]) -> MelFrontEnd:
     if "mel" not in info:
-        raise FickError("model info lacks the mel front end settings: rebuild it from an audio "
-                        "dataset (fick train with domain: audio)")
+        raise FickError(
+            "model info lacks the mel front end settings: rebuild it from an audio "
+            "dataset (fick train with domain: audio)"
+        )
     return MelFrontEnd(info["mel"], info.get("mel_mean", 0.0), info.get("mel_std", 1.0))
 
 
@@ -47,8 +48,13 @@ class AutoencoderTask(_AudioTask):
 
     def __init__(self, cfg: AutoencoderConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
-        self.vae = SpectrogramVAE(info["mel"]["n_mels"], cfg.channels, tuple(cfg.channel_mult),
-                                  cfg.latent_channels, cfg.num_res_blocks)
+        self.vae = SpectrogramVAE(
+            info["mel"]["n_mels"],
+            cfg.channels,
+            tuple(cfg.channel_mult),
+            cfg.latent_channels,
+            cfg.num_res_blocks,
+        )
 
     @property
     def factor(self) -> int:
@@ -73,9 +79,16 @@ class AutoencoderTask(_AudioTask):
         spectral = multi_resolution_spectral_loss(recon, x, self.front.mean, self.front.std)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).mean(1)
         loss = (l1 + self.cfg.spectral_weight * spectral + self.cfg.kl_weight * kl).mean()
-        return loss, recon, x, {"l1": float(l1.detach().mean()),
-                                "spectral": float(spectral.detach().mean()),
-                                "kl": float(kl.detach().mean())}
+        return (
+            loss,
+            recon,
+            x,
+            {
+                "l1": float(l1.detach().mean()),
+                "spectral": float(spectral.detach().mean()),
+                "kl": float(kl.detach().mean()),
+            },
+        )
 
     def loss(self, batch):
         loss, _, _, logs = self._terms(batch)
@@ -86,8 +99,11 @@ class AutoencoderTask(_AudioTask):
         loss, _, _, logs = self._terms(batch)
         x = self.front.normalize(batch["log_mel"])
         recon = self.vae.decode(self.vae.encode(x)[0], x.shape[-1])  # the posterior mean
-        return {"loss": float(loss), **logs,
-                "log_mel_l1": log_mel_l1(self.front.denormalize(recon), batch["log_mel"])}
+        return {
+            "loss": float(loss),
+            **logs,
+            "log_mel_l1": log_mel_l1(self.front.denormalize(recon), batch["log_mel"]),
+        }
 
 
 class VocoderTask(_AudioTask):
@@ -110,14 +126,18 @@ class VocoderTask(_AudioTask):
         seg = min(self.cfg.segment_frames, frames)
         # One random crop offset per batch (from torch's global RNG, which Lightning seeds).
         start = int(torch.randint(0, frames - seg + 1, ()))
-        mel_crop = log_mel[..., start:start + seg]
-        audio_crop = audio[..., start * hop:(start + seg) * hop]
+        mel_crop = log_mel[..., start : start + seg]
+        audio_crop = audio[..., start * hop : (start + seg) * hop]
         pred = self.net(mel_crop)
-        mel_loss = (self.front.log_mel(pred) - self.front.log_mel(audio_crop)).abs().flatten(1).mean(1)
+        mel_loss = (
+            (self.front.log_mel(pred) - self.front.log_mel(audio_crop)).abs().flatten(1).mean(1)
+        )
         stft_loss = multi_resolution_stft_loss(pred, audio_crop)
         loss = (self.cfg.mel_weight * mel_loss + self.cfg.stft_weight * stft_loss).mean()
-        return loss, {"mel_l1": float(mel_loss.detach().mean()),
-                      "mrstft": float(stft_loss.detach().mean())}
+        return loss, {
+            "mel_l1": float(mel_loss.detach().mean()),
+            "mrstft": float(stft_loss.detach().mean()),
+        }
 
     @torch.no_grad()
     def validation_metrics(self, batch) -> dict[str, float]:
@@ -125,11 +145,14 @@ class VocoderTask(_AudioTask):
         loss, logs = self.loss(batch)
         pred = self.net(log_mel)
         griffin_lim = self.front.griffin_lim(log_mel)
-        return {"loss": float(loss), **logs,
-                "log_mel_l1": log_mel_l1(self.front.log_mel(pred), log_mel),
-                "spectral_convergence": spectral_convergence(pred, audio),
-                "griffin_lim_log_mel_l1": log_mel_l1(self.front.log_mel(griffin_lim), log_mel),
-                "griffin_lim_spectral_convergence": spectral_convergence(griffin_lim, audio)}
+        return {
+            "loss": float(loss),
+            **logs,
+            "log_mel_l1": log_mel_l1(self.front.log_mel(pred), log_mel),
+            "spectral_convergence": spectral_convergence(pred, audio),
+            "griffin_lim_log_mel_l1": log_mel_l1(self.front.log_mel(griffin_lim), log_mel),
+            "griffin_lim_spectral_convergence": spectral_convergence(griffin_lim, audio),
+        }
 
 
 class ClassifierTask(_AudioTask):
@@ -142,8 +165,10 @@ class ClassifierTask(_AudioTask):
         super().__init__(cfg, info)
         self.class_names = list(info.get("class_names") or [])
         if len(self.class_names) < 2:
-            raise FickError("a classifier needs at least two labels: give the clips labels "
-                            "(subfolders or a manifest's label column)")
+            raise FickError(
+                "a classifier needs at least two labels: give the clips labels "
+                "(subfolders or a manifest's label column)"
+            )
         self.net = MelClassifier(len(self.class_names), cfg.channels, cfg.feature_dim, cfg.dropout)
 
     def loss(self, batch):

@@ -22,8 +22,14 @@ def _norm(ch: int) -> nn.GroupNorm:
 class ResBlock2d(nn.Module):
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.block = nn.Sequential(_norm(cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1),
-                                   _norm(cout), nn.SiLU(), nn.Conv2d(cout, cout, 3, padding=1))
+        self.block = nn.Sequential(
+            _norm(cin),
+            nn.SiLU(),
+            nn.Conv2d(cin, cout, 3, padding=1),
+            _norm(cout),
+            nn.SiLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
+        )
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x):
@@ -31,10 +37,16 @@ class ResBlock2d(nn.Module):
 
 
 class SpectrogramVAE(nn.Module):
-    """``encode(mel (B, M, T)) -> (mean, logvar)`` of shape (B, C, M/f, T/f), ``decode(z) -> mel``."""
+    """``encode(mel (B, M, T)) -> (mean, logvar)`` (B, C, M/f, T/f); ``decode(z) -> mel``."""
 
-    def __init__(self, n_mels: int = 64, channels: int = 32, channel_mult=(1, 2, 4),
-                 latent_channels: int = 4, num_res_blocks: int = 1):
+    def __init__(
+        self,
+        n_mels: int = 64,
+        channels: int = 32,
+        channel_mult=(1, 2, 4),
+        latent_channels: int = 4,
+        num_res_blocks: int = 1,
+    ):
         super().__init__()
         self.factor = 2 ** (len(channel_mult) - 1)
         if n_mels % self.factor:
@@ -48,10 +60,17 @@ class SpectrogramVAE(nn.Module):
                 enc.append(ResBlock2d(cin if j == 0 else w, w))
             if i < len(widths) - 1:
                 enc.append(nn.Conv2d(w, w, 3, stride=2, padding=1))
-        enc += [ResBlock2d(widths[-1], widths[-1]), _norm(widths[-1]), nn.SiLU(),
-                nn.Conv2d(widths[-1], 2 * latent_channels, 3, padding=1)]
+        enc += [
+            ResBlock2d(widths[-1], widths[-1]),
+            _norm(widths[-1]),
+            nn.SiLU(),
+            nn.Conv2d(widths[-1], 2 * latent_channels, 3, padding=1),
+        ]
         self.encoder = nn.Sequential(*enc)
-        dec = [nn.Conv2d(latent_channels, widths[-1], 3, padding=1), ResBlock2d(widths[-1], widths[-1])]
+        dec = [
+            nn.Conv2d(latent_channels, widths[-1], 3, padding=1),
+            ResBlock2d(widths[-1], widths[-1]),
+        ]
         rev = widths[::-1]
         for i, w in enumerate(rev):
             cin = rev[max(i - 1, 0)]
@@ -83,8 +102,13 @@ class SpectrogramVAE(nn.Module):
         return self.decode(z, mel.shape[-1]), mean, logvar
 
 
-def multi_resolution_spectral_loss(pred: torch.Tensor, target: torch.Tensor, mean: torch.Tensor,
-                                   std: torch.Tensor, scales=(1, 2, 4)) -> torch.Tensor:
+def multi_resolution_spectral_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    scales=(1, 2, 4),
+) -> torch.Tensor:
     """Per-sample spectral loss of standardised log-mels (B, M, T) at several resolutions.
 
     At each scale the *linear* mel magnitudes (exp of the de-standardised log-mel) are
@@ -99,6 +123,8 @@ def multi_resolution_spectral_loss(pred: torch.Tensor, target: torch.Tensor, mea
         a = F.avg_pool2d(s_true.unsqueeze(1), k, ceil_mode=True) if k > 1 else s_true.unsqueeze(1)
         b = F.avg_pool2d(s_pred.unsqueeze(1), k, ceil_mode=True) if k > 1 else s_pred.unsqueeze(1)
         sc = (a - b).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp(min=1e-8)
-        log_l1 = (torch.log(a.clamp(min=1e-5)) - torch.log(b.clamp(min=1e-5))).abs().flatten(1).mean(1)
+        log_l1 = (
+            (torch.log(a.clamp(min=1e-5)) - torch.log(b.clamp(min=1e-5))).abs().flatten(1).mean(1)
+        )
         total = total + sc + log_l1
     return total / len(scales)

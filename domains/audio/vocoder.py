@@ -36,8 +36,14 @@ class VocosVocoder(nn.Module):
     """``forward(log_mel (B, n_mels, frames)) -> audio (B, frames * hop)``; input unnormalised
     natural-log mel (the front end's ``log_mel``)."""
 
-    def __init__(self, n_mels: int = 64, hop_length: int = 160, n_fft: int = 640, dim: int = 192,
-                 layers: int = 6):
+    def __init__(
+        self,
+        n_mels: int = 64,
+        hop_length: int = 160,
+        n_fft: int = 640,
+        dim: int = 192,
+        layers: int = 6,
+    ):
         super().__init__()
         self.hop_length, self.n_fft = hop_length, n_fft
         self.embed = nn.Conv1d(n_mels, dim, 7, padding=3)
@@ -58,20 +64,29 @@ class VocosVocoder(nn.Module):
         spec = torch.polar(mag, phase)
         # One extra frame so that a centred iSTFT returns exactly frames * hop samples.
         spec = torch.cat([spec, spec[..., -1:]], dim=-1)
-        audio = torch.istft(spec, self.n_fft, self.hop_length, window=self.window.to(spec.real.dtype),
-                            center=True, length=frames * self.hop_length)
+        audio = torch.istft(
+            spec,
+            self.n_fft,
+            self.hop_length,
+            window=self.window.to(spec.real.dtype),
+            center=True,
+            length=frames * self.hop_length,
+        )
         return audio
 
 
-def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
-                               resolutions=((512, 128), (1024, 256), (256, 64))) -> torch.Tensor:
+def multi_resolution_stft_loss(
+    pred: torch.Tensor, target: torch.Tensor, resolutions=((512, 128), (1024, 256), (256, 64))
+) -> torch.Tensor:
     """Multi-resolution STFT loss (Parallel WaveGAN), (B,): batch spectral convergence plus each
     clip's L1 of log magnitudes, averaged over (n_fft, hop) resolutions."""
     total = pred.new_zeros(pred.shape[0])
     for n_fft, hop in resolutions:
         window = torch.hann_window(n_fft, device=pred.device, dtype=pred.dtype)
         sp = torch.stft(pred, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
-        st = torch.stft(target, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
+        st = (
+            torch.stft(target, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
+        )
         # Spectral convergence over the whole batch: a near-silent crop would make a
         # per-clip ratio explode.
         sc = (st - sp).norm() / st.norm().clamp(min=1e-7)

@@ -126,10 +126,15 @@ class _EMA:
         self.decay = decay
         self.shadow = copy.deepcopy(model).eval()
 
+        self.updates = 0
+
     @torch.no_grad()
     def update(self, model):
+        # warm-up (as timm / diffusers do): short runs must not average in the initial weights
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for s, p in zip(self.shadow.parameters(), model.parameters()):
-            s.lerp_(p, 1 - self.decay)
+            s.lerp_(p, 1 - decay)
 
 
 def train(args) -> dict:
@@ -144,6 +149,8 @@ def train(args) -> dict:
     types = plugin.config_types(task_name)
     data = plugin.build_data(task_name, types["data"](**cfg.get("data", {})), seed=args.seed)
     task = plugin.build_task(task_name, types["model"](**cfg.get("model", {})), data.info, None)
+    if args.init:  # continue from weights saved by an earlier run (--save)
+        task.load_state_dict(torch.load(args.init, weights_only=True))
     tcfg = cfg.get("train", {})
     bs = int(tcfg.get("batch_size", 64))
     loader = DataLoader(data.train, batch_size=bs, shuffle=True, collate_fn=data.collate_fn,
@@ -157,7 +164,7 @@ def train(args) -> dict:
     while not done:
         for batch in loader:
             task.train()
-            warm = min(1.0, (step + 1) / 100)
+            warm = 1.0 if args.init else min(1.0, (step + 1) / 100)
             for group in opt.param_groups:
                 group["lr"] = float(tcfg.get("lr", 1e-3)) * warm
             loss, logs = task.loss(batch)
@@ -170,7 +177,7 @@ def train(args) -> dict:
             seen += batch.num_graphs
             for k, v in logs.items():
                 logs_acc[k] = 0.98 * logs_acc.get(k, v) + 0.02 * v
-            if step % 100 == 0:
+            if step % 25 == 0:
                 el = time.perf_counter() - t0
                 print(f"step {step} {el:.0f}s {seen / el:.1f} mol/s loss {float(loss):.3f} "
                       + " ".join(f"{k}={v:.3f}" for k, v in logs_acc.items()), flush=True)
@@ -216,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--ema", type=float, default=0.999)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--save", default=None)
+    tr.add_argument("--init", default=None, help="start from weights saved with --save")
     args = p.parse_args(argv)
     {"throughput": throughput, "train": train}[args.cmd](args)
     return 0

@@ -44,8 +44,8 @@ def model_for(process, prediction="epsilon", x0_fn=gaussian_x0, time_scale=1.0):
 
     def model(x, t):
         t = torch.as_tensor(t, dtype=torch.float64).reshape(-1) / time_scale
-        if t.numel() == 1 and x.shape[0] != 1:
-            t = t.expand(x.shape[0])
+        if t.numel() > 1 and bool((t == t[0]).all()):
+            t = t[:1]  # one level for the whole batch (sampling): compute it once
         a, s = _bcast(process.alpha(t), x), _bcast(process.sigma(t), x)
         return convert(x0_fn(x, a, s), x, a, s, prediction)
 

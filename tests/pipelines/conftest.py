@@ -14,7 +14,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import toy_plugin  # noqa: E402
-
 from fick.pipelines import registry  # noqa: E402
 
 TOY_FICK = HERE / "toy_fick.py"
@@ -77,7 +76,9 @@ def run_cli(*argv: str) -> int:
 def toy_fick(*argv: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
     """``fick ARGV`` as a separate process with the toy domain registered."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, str(TOY_FICK), *map(str, argv)], env=full_env, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(TOY_FICK), *map(str, argv)], env=full_env, **kwargs
+    )
 
 
 def mlflow_runs(experiment: str | None = None):
@@ -87,4 +88,6 @@ def mlflow_runs(experiment: str | None = None):
     client = tracking.client(tracking.tracking_uri())
     exps = client.search_experiments()
     ids = [e.experiment_id for e in exps if experiment is None or e.name == experiment]
-    return client, (list(client.search_runs(ids, order_by=["attributes.start_time ASC"])) if ids else [])
+    return client, (
+        list(client.search_runs(ids, order_by=["attributes.start_time ASC"])) if ids else []
+    )

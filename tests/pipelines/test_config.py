@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 from conftest import TINY
-
 from fick.domains.base import FickError
 from fick.pipelines import registry
 from fick.pipelines.config import (
@@ -37,7 +36,9 @@ class Outer:
 
 def test_nested_dataclasses_and_yaml_quirks():
     # PyYAML reads 1e-3 (no dot) as a string: a float field must still accept it
-    obj = from_dict(Outer, yaml.safe_load("name: a\ninner: {width: 3, rates: [1, 2e-1]}\nscale: 1e-3"))
+    obj = from_dict(
+        Outer, yaml.safe_load("name: a\ninner: {width: 3, rates: [1, 2e-1]}\nscale: 1e-3")
+    )
     assert obj.inner == Inner(3, (1.0, 0.2))
     assert obj.scale == pytest.approx(1e-3) and isinstance(obj.scale, float)
     assert to_dict(obj)["inner"] == {"width": 3, "rates": [1.0, 0.2]}
@@ -46,7 +47,10 @@ def test_nested_dataclasses_and_yaml_quirks():
 @pytest.mark.parametrize(
     "data, words",
     [
-        ({"name": "a", "inner": {"widht": 3}}, ["unknown config key 'inner.widht'", "width", "rates"]),
+        (
+            {"name": "a", "inner": {"widht": 3}},
+            ["unknown config key 'inner.widht'", "width", "rates"],
+        ),
         ({"name": "a", "inner": {"width": "wide"}}, ["'inner.width'", "expected int", "got str"]),
         ({"name": "a", "inner": {"width": True}}, ["'inner.width'", "expected int", "got bool"]),
         ({"name": "a", "layers": [1, "x"]}, ["'layers[1]'", "expected int"]),
@@ -65,8 +69,16 @@ def test_errors_name_the_key_and_the_types(data, words):
 
 
 def test_overrides_are_dotted_and_parsed_as_yaml():
-    raw = apply_overrides({"train": {"lr": 0.1}}, ["train.lr=3e-4", "model.depth=6", "sample.sampler=null", "a.b.c=[1, 2]"])
-    assert raw == {"train": {"lr": "3e-4"}, "model": {"depth": 6}, "sample": {"sampler": None}, "a": {"b": {"c": [1, 2]}}}
+    raw = apply_overrides(
+        {"train": {"lr": 0.1}},
+        ["train.lr=3e-4", "model.depth=6", "sample.sampler=null", "a.b.c=[1, 2]"],
+    )
+    assert raw == {
+        "train": {"lr": "3e-4"},
+        "model": {"depth": 6},
+        "sample": {"sampler": None},
+        "a": {"b": {"c": [1, 2]}},
+    }
     with pytest.raises(FickError, match="KEY=VALUE"):
         apply_overrides({}, ["train.lr"])
     with pytest.raises(FickError, match="'train.lr' is a value"):
@@ -82,13 +94,20 @@ def test_full_config_uses_the_domains_dataclasses(tmp_path):
     assert cfg.train.lr == 1e-2 and cfg.trainer.devices == 2
     assert cfg.experiment == "toy/toy-run"  # <domain>/<config file stem>
     flat = flatten(to_dict(cfg))
-    assert flat["model.hidden"] == 24 and flat["train.betas"] == [0.9, 0.999] and flat["data.root"] is None
+    assert (
+        flat["model.hidden"] == 24
+        and flat["train.betas"] == [0.9, 0.999]
+        and flat["data.root"] is None
+    )
 
 
 @pytest.mark.parametrize(
     "override, words",
     [
-        ("train.lrr=1", ["unknown config key 'train.lrr'", "valid keys in 'train'", "warmup_steps"]),
+        (
+            "train.lrr=1",
+            ["unknown config key 'train.lrr'", "valid keys in 'train'", "warmup_steps"],
+        ),
         ("model.hiden=1", ["unknown config key 'model.hiden'", "hidden", "layers"]),
         ("data.n_train=many", ["'data.n_train'", "expected int", "got str"]),
         ("train.lr=fast", ["'train.lr'", "expected float"]),
@@ -126,6 +145,12 @@ def test_warmup_cosine_schedule_closed_form():
 
     f = lambda s: warmup_cosine(s, warmup=10, total=110, schedule="cosine", min_ratio=0.1)  # noqa: E731
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
-    assert f(10) == pytest.approx(1.0) and f(60) == pytest.approx(0.55) and f(110) == pytest.approx(0.1)
-    assert f(500) == pytest.approx(0.1)  # past max_steps (a resumed, extended run) it stays at the floor
+    assert (
+        f(10) == pytest.approx(1.0)
+        and f(60) == pytest.approx(0.55)
+        and f(110) == pytest.approx(0.1)
+    )
+    assert f(500) == pytest.approx(
+        0.1
+    )  # past max_steps (a resumed, extended run) it stays at the floor
     assert warmup_cosine(50, warmup=10, total=110, schedule="constant", min_ratio=0.0) == 1.0

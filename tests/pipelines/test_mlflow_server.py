@@ -22,10 +22,18 @@ def mlflow_server(tmp_path, free_port):
     store = tmp_path / "server"
     store.mkdir()
     cmd = [
-        str(mlflow_bin), "server",
-        "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-        "--artifacts-destination", str(store / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(free_port), "--workers", "1",
+        str(mlflow_bin),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{store / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(store / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(free_port),
+        "--workers",
+        "1",
     ]
     log = open(store / "server.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -40,7 +48,9 @@ def mlflow_server(tmp_path, free_port):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError("mlflow server did not start: " + (store / "server.log").read_text()[-2000:])
+                raise AssertionError(
+                    "mlflow server did not start: " + (store / "server.log").read_text()[-2000:]
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -65,7 +75,12 @@ def test_training_tracked_on_a_real_server(mlflow_server, tiny_config, workdir, 
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["model.hidden"] == "16" and "val/centre_dist" in run.data.metrics
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {"model/model.safetensors", "model/fick.yaml"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {
+        "model/model.safetensors",
+        "model/fick.yaml",
+    }
     # the model comes back through the server's artifact proxy
-    assert run_cli("sample", f"runs:/{run.info.run_id}/model", "-n", "3", "--out", workdir / "s") == 0
+    assert (
+        run_cli("sample", f"runs:/{run.info.run_id}/model", "-n", "3", "--out", workdir / "s") == 0
+    )
     assert len((workdir / "s" / "sample.csv").read_text().split()) == 3

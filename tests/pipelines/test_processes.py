@@ -39,9 +39,16 @@ def _run_log(workdir: Path, name: str):
 def test_sigkill_then_resume_continues_the_same_run(workdir):
     cfg = write_config(
         workdir / "long.yaml",
-        train={"max_steps": 80, "checkpoint_every_n_steps": 10, "val_every_n_steps": 40, "log_every_n_steps": 2},
+        train={
+            "max_steps": 80,
+            "checkpoint_every_n_steps": 10,
+            "val_every_n_steps": 40,
+            "log_every_n_steps": 2,
+        },
     )
-    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "a.log"), stderr=subprocess.STDOUT)
+    proc = toy_fick(
+        "train", cfg, cwd=workdir, stdout=_run_log(workdir, "a.log"), stderr=subprocess.STDOUT
+    )
     try:
         ckpt = _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
     finally:
@@ -53,7 +60,14 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
     client, (run,) = mlflow_runs()
     assert run.info.status == "RUNNING"  # SIGKILL: nobody could mark it
 
-    resumed = toy_fick("train", "--resume", run.info.run_id, cwd=workdir, stdout=_run_log(workdir, "b.log"), stderr=subprocess.STDOUT)
+    resumed = toy_fick(
+        "train",
+        "--resume",
+        run.info.run_id,
+        cwd=workdir,
+        stdout=_run_log(workdir, "b.log"),
+        stderr=subprocess.STDOUT,
+    )
     assert resumed.wait(timeout=300) == 0, (workdir / "b.log").read_text()[-2000:]
     client, runs = mlflow_runs()
     assert [r.info.run_id for r in runs] == [run.info.run_id]  # the same run, no new one
@@ -62,12 +76,19 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
     after = sorted(m.step for m in history if m.timestamp > killed_at)
     # the resumed process started at the checkpoint's step, not at 0, and went to the end
     assert after[0] >= step and after[0] <= step + 2 and after[-1] == 79
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {"model/model.safetensors", "model/fick.yaml"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {
+        "model/model.safetensors",
+        "model/fick.yaml",
+    }
 
 
 def test_sigterm_marks_the_run_killed(workdir):
-    cfg = write_config(workdir / "term.yaml", train={"max_steps": 100000, "checkpoint_every_n_steps": 5})
-    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "c.log"), stderr=subprocess.STDOUT)
+    cfg = write_config(
+        workdir / "term.yaml", train={"max_steps": 100000, "checkpoint_every_n_steps": 5}
+    )
+    proc = toy_fick(
+        "train", cfg, cwd=workdir, stdout=_run_log(workdir, "c.log"), stderr=subprocess.STDOUT
+    )
     try:
         _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
         proc.send_signal(signal.SIGTERM)
@@ -87,7 +108,9 @@ def test_ddp_on_two_cpu_processes_trains_to_the_end(workdir):
         trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp"},
         train={"max_steps": 8, "val_every_n_steps": 8, "checkpoint_every_n_steps": 8},
     )
-    proc = toy_fick("train", cfg, cwd=workdir, stdout=_run_log(workdir, "d.log"), stderr=subprocess.STDOUT)
+    proc = toy_fick(
+        "train", cfg, cwd=workdir, stdout=_run_log(workdir, "d.log"), stderr=subprocess.STDOUT
+    )
     assert proc.wait(timeout=300) == 0, (workdir / "d.log").read_text()[-3000:]
     log = (workdir / "d.log").read_text()
     assert "GLOBAL_RANK: 1" in log and "distributed_backend=gloo" in log
@@ -97,11 +120,28 @@ def test_ddp_on_two_cpu_processes_trains_to_the_end(workdir):
 
     # sharded sampling on 2 processes gives exactly the samples of one process (same seeds)
     model = f"runs:/{runs[0].info.run_id}/model"
-    two = toy_fick("sample", model, "-n", "20", "--batch-size", "4", "--devices", "2", "--accelerator", "cpu",
-                   "--out", workdir / "two", cwd=workdir, stdout=_run_log(workdir, "e.log"), stderr=subprocess.STDOUT)
+    two = toy_fick(
+        "sample",
+        model,
+        "-n",
+        "20",
+        "--batch-size",
+        "4",
+        "--devices",
+        "2",
+        "--accelerator",
+        "cpu",
+        "--out",
+        workdir / "two",
+        cwd=workdir,
+        stdout=_run_log(workdir, "e.log"),
+        stderr=subprocess.STDOUT,
+    )
     assert two.wait(timeout=300) == 0, (workdir / "e.log").read_text()[-3000:]
     from conftest import run_cli
 
     assert run_cli("sample", model, "-n", "20", "--batch-size", "4", "--out", workdir / "one") == 0
-    assert (workdir / "two" / "sample.csv").read_text() == (workdir / "one" / "sample.csv").read_text()
+    assert (workdir / "two" / "sample.csv").read_text() == (
+        workdir / "one" / "sample.csv"
+    ).read_text()
     assert not (workdir / "two" / "shards").exists()

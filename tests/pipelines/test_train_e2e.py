@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 from conftest import mlflow_runs, run_cli, write_config
-
 from fick.pipelines import modelio
 
 
@@ -16,7 +15,7 @@ def _points(path: Path) -> torch.Tensor:
         return torch.tensor([[float(a), float(b)] for a, b in csv.reader(f)])
 
 
-def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir, capsys):
+def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir, capsys, toy):
     assert run_cli("train", tiny_config, "--register", "toyring") == 0
     client, runs = mlflow_runs("toy/tiny")
     assert len(runs) == 1
@@ -25,9 +24,20 @@ def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir
     assert run.info.status == "FINISHED"
     # every resolved config value is a param, defaults included
     params = run.data.params
-    assert params["train.max_steps"] == "12" and params["model.hidden"] == "16" and params["train.lr_schedule"] == "cosine"
+    assert (
+        params["train.max_steps"] == "12"
+        and params["model.hidden"] == "16"
+        and params["train.lr_schedule"] == "cosine"
+    )
     # metrics per step: training loss, validation loss, the domain's sample metrics, speed
-    for key in ("train/loss", "val/loss", "val/centre_dist", "val/on_mode", "sample/items_per_s", "lr-AdamW"):
+    for key in (
+        "train/loss",
+        "val/loss",
+        "val/centre_dist",
+        "val/on_mode",
+        "sample/items_per_s",
+        "lr-AdamW",
+    ):
         assert key in run.data.metrics, key
     steps = [m.step for m in client.get_metric_history(rid, "val/centre_dist")]
     assert steps == [6, 12]
@@ -40,8 +50,14 @@ def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir
     assert run.data.tags["fick.data_digest"].startswith(ds.dataset.digest)
     top = {a.path for a in client.list_artifacts(rid)}
     assert {"config.yaml", "model", "samples"} <= top
-    assert {a.path for a in client.list_artifacts(rid, "model")} == {"model/model.safetensors", "model/fick.yaml"}
-    assert {a.path for a in client.list_artifacts(rid, "samples")} == {"samples/step_0000006", "samples/step_0000012"}
+    assert {a.path for a in client.list_artifacts(rid, "model")} == {
+        "model/model.safetensors",
+        "model/fick.yaml",
+    }
+    assert {a.path for a in client.list_artifacts(rid, "samples")} == {
+        "samples/step_0000006",
+        "samples/step_0000012",
+    }
 
     # the logged model loads by URI and draws what the model on disk draws
     out = workdir / "drawn"
@@ -64,12 +80,39 @@ def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir
     _, evals = mlflow_runs("evaluations")
     assert len(evals) == 1 and "centre_dist" in evals[0].data.metrics
 
+    # shipped pretrained models: by name, in `fick models`, in `fick demo`
+    toy.shipped = {"ring": Path(run.data.tags["fick.run_dir"]) / "model"}
+    assert run_cli("sample", "ring", "-n", "5", "--out", workdir / "ring") == 0
+    assert _points(workdir / "ring" / "sample.csv").shape == (5, 2)
+    capsys.readouterr()
+    assert run_cli("models") == 0
+    listing = capsys.readouterr().out
+    assert "ring" in listing and "models:/toyring@current" in listing
+
+    assert run_cli("demo", "--domain", "toy", "-n", "6", "--out", workdir / "demo") == 0
+    printed = capsys.readouterr().out
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in printed
+    assert _points(workdir / "demo" / "ring" / "sample.csv").shape == (6, 2)
+    _, (demo_run,) = mlflow_runs("demo")
+    assert demo_run.info.status == "FINISHED" and "on_mode" in demo_run.data.metrics
+    assert demo_run.data.metrics["sample/items_per_s"] > 0
+
+    # a domain with nothing shipped is reported and skipped, not an error
+    toy.shipped = {}
+    assert run_cli("demo", "--domain", "toy") == 0
+    assert "[toy] no pretrained model shipped yet; skipping" in capsys.readouterr().out
+
 
 def test_compare_shows_runs_with_different_settings(tiny_config, workdir, capsys):
     assert run_cli("train", tiny_config, "--set", "model.hidden=8") == 0
     assert run_cli("train", tiny_config, "--set", "model.hidden=12", "--set", "train.lr=1e-2") == 0
     capsys.readouterr()
-    assert run_cli("compare", "--experiment", "toy/tiny", "--format", "csv", "--plot", workdir / "c.png") == 0
+    assert (
+        run_cli(
+            "compare", "--experiment", "toy/tiny", "--format", "csv", "--plot", workdir / "c.png"
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     header = lines[0].split(",")
     rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
@@ -80,13 +123,19 @@ def test_compare_shows_runs_with_different_settings(tiny_config, workdir, capsys
     for col in ("val/centre_dist", "train_time_s", "samples_per_s"):
         assert col in header and all(float(r[col]) > 0 for r in rows)
     assert (workdir / "c.png").stat().st_size > 1000
-    assert run_cli("compare", "--format", "markdown", "--filter", "params.`model.hidden` = '8'") == 0
+    assert (
+        run_cli("compare", "--format", "markdown", "--filter", "params.`model.hidden` = '8'") == 0
+    )
     md = capsys.readouterr().out.strip().splitlines()
     assert md[0].startswith("| run |") and len(md) == 3  # header, rule, one run
 
 
 def test_classifier_task_trains_with_validation_metrics(workdir):
-    cfg = write_config(workdir / "clf.yaml", task="classifier", train={"max_steps": 30, "lr": 1e-2, "ema_decay": None})
+    cfg = write_config(
+        workdir / "clf.yaml",
+        task="classifier",
+        train={"max_steps": 30, "lr": 1e-2, "ema_decay": None},
+    )
     assert run_cli("train", cfg) == 0
     _, (run,) = mlflow_runs("toy/clf")
     assert run.info.status == "FINISHED"

@@ -9,7 +9,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import toy_plugin  # noqa: E402
-
 from fick.pipelines import registry  # noqa: E402
 from fick.pipelines.cli import main  # noqa: E402
 

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from fick.domains.base import DataBundle, FickError, Task
 from torch import nn
 from torch.utils.data import TensorDataset
-
-from fick.domains.base import DataBundle, FickError, Task
 
 __all__ = ["ToyClassifier", "ToyData", "ToyDiffusion", "ToyModel", "ToyPlugin", "plugin"]
 
@@ -87,7 +86,18 @@ class ToyDiffusion(Task):
         return loss, {"mse": float(loss.detach())}
 
     @torch.no_grad()
-    def sample(self, n, *, steps=None, sampler=None, guidance=None, condition=None, generator=None, progress=None, **options):
+    def sample(
+        self,
+        n,
+        *,
+        steps=None,
+        sampler=None,
+        guidance=None,
+        condition=None,
+        generator=None,
+        progress=None,
+        **options,
+    ):
         if sampler not in (None, "ddim"):
             raise FickError(f"toy diffusion samples with ddim only, not {sampler!r}")
         steps = steps or self.cfg.sample_steps
@@ -108,7 +118,10 @@ class ToyDiffusion(Task):
         pts = torch.stack(list(samples))
         centres = torch.tensor(self.info["centres"])
         dist = torch.cdist(pts, centres).min(1).values
-        return {"centre_dist": float(dist.mean()), "on_mode": float((dist < 4 * self.info["std"]).float().mean())}
+        return {
+            "centre_dist": float(dist.mean()),
+            "on_mode": float((dist < 4 * self.info["std"]).float().mean()),
+        }
 
     def export(self, samples, out_dir, prefix="sample"):
         out_dir = Path(out_dir)
@@ -137,7 +150,10 @@ class ToyClassifier(Task):
     def validation_metrics(self, batch):
         x, y = batch
         logits = self.net(x)
-        return {"loss": float(nn.functional.cross_entropy(logits, y)), "accuracy": float((logits.argmax(1) == y).float().mean())}
+        return {
+            "loss": float(nn.functional.cross_entropy(logits, y)),
+            "accuracy": float((logits.argmax(1) == y).float().mean()),
+        }
 
     def saved_config(self):
         return asdict(self.cfg)
@@ -160,8 +176,16 @@ class ToyPlugin:
         if data_cfg.root is not None:
             root = Path(data_cfg.root)
             if not root.is_dir():
-                raise FickError(f"data folder '{root}' does not exist: pass an existing folder with --set data.root=PATH")
-            pts = torch.tensor([[float(v) for v in line.split(",")] for line in (root / "points.csv").read_text().split()])
+                raise FickError(
+                    f"data folder '{root}' does not exist: "
+                    "pass an existing folder with --set data.root=PATH"
+                )
+            pts = torch.tensor(
+                [
+                    [float(v) for v in line.split(",")]
+                    for line in (root / "points.csv").read_text().split()
+                ]
+            )
             labels = torch.cdist(pts, centres).argmin(1)
         else:
             g = torch.Generator().manual_seed(seed)
@@ -173,7 +197,14 @@ class ToyPlugin:
         val = TensorDataset(pts[:n_val], labels[:n_val]) if n_val else None
         digest = hashlib.sha256(pts.numpy().tobytes()).hexdigest()
         info = {"centres": centres.tolist(), "std": data_cfg.std}
-        return DataBundle(train=train, val=val, info=info, name="toy-ring", source=data_cfg.root or "synthetic", digest=digest)
+        return DataBundle(
+            train=train,
+            val=val,
+            info=info,
+            name="toy-ring",
+            source=data_cfg.root or "synthetic",
+            digest=digest,
+        )
 
     def build_task(self, task, model_cfg, info, resolve):
         cfg = _cfg(model_cfg)
@@ -186,7 +217,11 @@ class ToyPlugin:
     def load_samples(self, path):
         path = Path(path)
         files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-        return [torch.tensor([float(v) for v in line.split(",")]) for f in files for line in f.read_text().split()]
+        return [
+            torch.tensor([float(v) for v in line.split(",")])
+            for f in files
+            for line in f.read_text().split()
+        ]
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)

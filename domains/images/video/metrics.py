@@ -75,11 +75,15 @@ class _FrameStats:
         self.frame_correct = self.frame_feats = self.video_feats = self.video_correct = None
         centres = None
         if self.moving:
+            centres = digit_centroids(grey, info["num_digits"])
             kw = dict(num_digits=info["num_digits"], digit_size=info["digit_size"])
             self.physics = motion_physics_error(
-                grey, min_speed=info["min_speed"], max_speed=info["max_speed"], **kw
+                grey,
+                min_speed=info["min_speed"],
+                max_speed=info["max_speed"],
+                centres=centres,
+                **kw,
             )
-            centres = digit_centroids(grey, info["num_digits"])
         names = info.get("class_names") or []
         labelled = [i for i, y in enumerate(labels) if y is not None and y < len(names)]
         if image_classifier is not None:

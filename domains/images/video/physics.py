@@ -135,15 +135,18 @@ def motion_physics_error(
     digit_size: int,
     min_speed: float,
     max_speed: float,
+    centres: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Temporal consistency of clips (N, T, H, W) in [0, 1] against the recipe's physics.
 
     ``motion_rmse_px``: mean over digits of the RMS distance (pixels) between the tracked
     centroids and the best straight-line-with-bounces path at a speed in the recipe's range;
     ``motion_rmse_any_speed_px``: the same at any speed (a digit standing still scores 0 here);
-    ``speed_error``: mean distance of that free fit's speed from ``[min_speed, max_speed]``."""
+    ``speed_error``: mean distance of that free fit's speed from ``[min_speed, max_speed]``.
+    ``centres``: the ``digit_centroids`` of ``videos`` when already computed."""
     n, t_len, h, w = videos.shape
-    centres = digit_centroids(videos, num_digits)  # (N, T, D, 2)
+    if centres is None:
+        centres = digit_centroids(videos, num_digits)  # (N, T, D, 2)
     tracks = centres.transpose(0, 2, 1, 3).reshape(-1, t_len, 2)  # (N*D, T, 2)
     rms, rms_free, speed = fit_bouncing_tracks(
         tracks, h - digit_size, (min_speed, max_speed), (0.0, float(digit_size - 1))

@@ -1,14 +1,19 @@
 """An E(3)-equivariant graph network (EGNN, Satorras et al. 2021; EDM's denoiser) with pair features.
 
-Each layer passes messages over the directed edges of fully connected molecules (edge lists,
-one batch of many molecules, no Python loop over molecules), updates invariant atom features,
-invariant pair features (from which bonds are predicted) and equivariant positions
-(EDM-style: ``x_i += sum_j (x_i - x_j) / (|x_i - x_j| + 1) * tanh(.) * coord_range``).
+Each layer updates invariant atom features, invariant pair features (from which bonds are
+predicted) and equivariant positions (EDM-style:
+``x_i += sum_j (x_i - x_j) / (|x_i - x_j| + 1) * tanh(.) * coord_range``), over all atom pairs
+of fully connected molecules (pair lists of a whole batch, no Python loop over molecules).
 
-Speed on CPU: the first linear map of the message MLP acts on ``[h_i, h_j, e_ij, rbf(r_ij)]``;
-it is split into per-atom maps (computed once per atom, then gathered) plus a small per-edge map,
-so the per-edge work is one ``message_dim x message_dim`` product. Messages may be narrower than
-atom features (``message_dim``), which is where most of the time goes.
+Speed on CPU, where the per-pair work is the cost:
+- the message MLP runs once per *pair* ``i < j`` (not per directed edge: half the work) on a
+  symmetric input ``A h_i + A h_j + B [e_ij, rbf(r_ij)]``; what atom ``i`` receives from ``j``
+  is that pair message times a projection of the sender, ``m_ij * (V h_j)``, so messages still
+  depend on their direction;
+- the first linear map is split into per-atom maps (computed once per atom, then gathered);
+- messages may be narrower than atom features (``message_dim``);
+- optional bfloat16 autocast (``bf16``) of the linear maps, several times faster on CPUs with
+  AMX; positions, distances and sums stay in float32.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ import math
 import torch
 from torch import nn
 
-from .edges import directed_edges
-
-__all__ = ["EGNN", "EGNNLayer", "GaussianRBF"]
+__all__ = ["EGNN", "EGNNLayer", "GaussianRBF", "sinusoidal_embedding"]
 
 
 class GaussianRBF(nn.Module):
@@ -32,11 +35,11 @@ class GaussianRBF(nn.Module):
         self.width = r_max / max(num - 1, 1)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-0.5 * ((r.unsqueeze(-1) - self.centers) / self.width) ** 2)
+        return torch.exp(-0.5 * ((r.unsqueeze(-1) - self.centers.to(r.dtype)) / self.width) ** 2)
 
 
 class EGNNLayer(nn.Module):
-    """One EGNN layer over directed edges ``(src, dst)``: messages flow src -> dst."""
+    """One EGNN layer over the pairs ``(i, j)``, ``i < j`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -50,11 +53,11 @@ class EGNNLayer(nn.Module):
         update_pos: bool = True,
     ):
         super().__init__()
-        self.to_dst = nn.Linear(hidden, message_dim)
-        self.to_src = nn.Linear(hidden, message_dim, bias=False)
+        self.to_pair = nn.Linear(hidden, message_dim)
         self.to_edge = nn.Linear(edge_hidden + num_rbf, message_dim, bias=False)
         self.message = nn.Linear(message_dim, message_dim)
         self.gate = nn.Linear(message_dim, 1)
+        self.sender = nn.Linear(hidden, message_dim)
         self.node_mlp = nn.Sequential(
             nn.Linear(hidden + message_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
@@ -76,25 +79,29 @@ class EGNNLayer(nn.Module):
         pos: torch.Tensor,
         edge: torch.Tensor,
         rbf: torch.Tensor,
-        edge_index: torch.Tensor,
+        pair_index: torch.Tensor,
         diff: torch.Tensor,
         dist: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        src, dst = edge_index
-        pre = self.to_dst(h).index_select(0, dst) + self.to_src(h).index_select(0, src)
+        i, j = pair_index
+        a = self.to_pair(h)
+        pre = a.index_select(0, i) + a.index_select(0, j)
         pre = pre + self.to_edge(torch.cat([edge, rbf], dim=-1))
         m = nn.functional.silu(self.message(nn.functional.silu(pre)))
-        gated = m * torch.sigmoid(self.gate(m))
-        # sums are accumulated in float32 (messages may be bfloat16 under autocast)
+        m_gated = m * torch.sigmoid(self.gate(m))
+        v = self.sender(h)
+        # sums are accumulated in float32 or wider (messages may be bfloat16 under autocast)
         acc = torch.promote_types(m.dtype, torch.float32)
         agg = torch.zeros(h.shape[0], m.shape[1], dtype=acc, device=m.device)
-        agg.index_add_(0, dst, gated.to(acc))
+        agg.index_add_(0, i, (m_gated * v.index_select(0, j)).to(acc))
+        agg.index_add_(0, j, (m_gated * v.index_select(0, i)).to(acc))
         agg = (agg / self.aggregation_norm).to(h.dtype)
         h = self.node_norm(h + self.node_mlp(torch.cat([h, agg], -1)).to(h.dtype))
         edge = self.edge_norm(edge + self.edge_out(m).to(edge.dtype))
         if self.update_pos:
             w = torch.tanh(self.coord(m).to(pos.dtype)) * self.coord_range
-            step = torch.zeros_like(pos).index_add_(0, dst, diff / (dist + 1.0) * w)
+            force = diff / (dist + 1.0) * w  # diff = x_i - x_j: pushes i and j symmetrically
+            step = torch.zeros_like(pos).index_add_(0, i, force).index_add_(0, j, -force)
             pos = pos + step / self.aggregation_norm
         return h, pos, edge
 
@@ -104,8 +111,9 @@ class EGNN(nn.Module):
 
     ``forward(h, pos, pair_attr, pair_index)`` with atom inputs ``h`` (N, in_dim), positions
     (N, 3), pair inputs (P, pair_in_dim) on the pairs ``i < j`` -> atom features (N, hidden),
-    positions (N, 3) (equivariant) and symmetric pair features (P, edge_hidden) (invariant).
-    ``cutoff`` (Angstrom, optional) drops edges longer than it, measured on the input positions.
+    positions (N, 3) (equivariant) and pair features (P, edge_hidden) (invariant).
+    ``cutoff`` (Angstrom, optional) limits message passing to pairs closer than it (measured on
+    the input positions); the pair features of the other pairs keep their input embedding.
     """
 
     def __init__(
@@ -145,34 +153,30 @@ class EGNN(nn.Module):
         self, h: torch.Tensor, pos: torch.Tensor, pair_attr: torch.Tensor, pair_index: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """See the class docstring. With ``bf16`` (and float32 inputs) the linear maps run in
-        bfloat16 autocast (on CPUs with AMX about 5x faster matrix products); positions,
-        distances, sums and the residual streams stay in the input precision."""
+        bfloat16 autocast; positions, distances, sums and residual streams stay float32."""
         use_bf16 = self.bf16 and pos.dtype == torch.float32
         with torch.autocast(pos.device.type, dtype=torch.bfloat16, enabled=use_bf16):
             h, pos, pair = self._forward(h, pos, pair_attr, pair_index)
         return h.to(pos.dtype), pos, pair.to(pos.dtype)
 
     def _forward(self, h, pos, pair_attr, pair_index):
-        num_pairs = pair_index.shape[1]
-        edge_index = directed_edges(pair_index)
-        pair_id = torch.arange(2 * num_pairs, device=pos.device) % max(num_pairs, 1)
-        diff0 = pos[edge_index[1]] - pos[edge_index[0]]
-        dist0 = diff0.norm(dim=-1, keepdim=True)
+        dtype = pos.dtype
+        d0 = (pos[pair_index[0]] - pos[pair_index[1]]).norm(dim=-1)
+        pair = self.embed_pair(torch.cat([pair_attr, self.rbf(d0)], -1)).to(dtype)
+        h = self.embed(h).to(dtype)
         keep = None
         if self.cutoff is not None:
-            keep = (dist0 < self.cutoff).squeeze(-1)
-            edge_index, pair_id = edge_index[:, keep], pair_id[keep]
-        h = self.embed(h).float() if pos.dtype == torch.float32 else self.embed(h)
-        edge = self.embed_pair(torch.cat([pair_attr, self.rbf(dist0[:num_pairs, 0])], -1))
-        edge = edge.to(pos.dtype).index_select(0, pair_id)
+            keep = torch.nonzero(d0 < self.cutoff).flatten()
+            all_pairs, pair_index, edge = pair, pair_index[:, keep], pair[keep]
+        else:
+            edge = pair
         for layer in self.layers:
-            diff = pos[edge_index[1]] - pos[edge_index[0]]
+            diff = pos[pair_index[0]] - pos[pair_index[1]]
             dist = diff.norm(dim=-1, keepdim=True)
-            h, pos, edge = layer(h, pos, edge, self.rbf(dist[:, 0]), edge_index, diff, dist)
-        # symmetrise the two directions into one invariant feature per pair
-        pair = torch.zeros(num_pairs, self.edge_hidden, dtype=pos.dtype, device=edge.device)
-        pair.index_add_(0, pair_id, edge.to(pos.dtype))
-        return h, pos, pair
+            h, pos, edge = layer(h, pos, edge, self.rbf(dist[:, 0]), pair_index, diff, dist)
+        if keep is not None:
+            edge = all_pairs.index_copy(0, keep, edge.to(dtype))
+        return h, pos, edge
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 1000.0) -> torch.Tensor:

@@ -247,9 +247,13 @@ class MoleculeDiffusion(Task):
         return self.codec.decode(x0, graph)
 
     def _sampler_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Sampler options passed through to fick.core.sample (the rest are ours)."""
+        """Sampler options passed through to fick.core.sample (the rest are ours); values given
+        as text on the command line (``--option eta=0.5``) are parsed as YAML scalars."""
+        import yaml
+
         keys = ("eta", "karras", "spacing", "churn", "s_tmin", "s_tmax", "s_noise", "resample")
-        return {k: options[k] for k in keys if k in options}
+        return {k: yaml.safe_load(options[k]) if isinstance(options[k], str) else options[k]
+                for k in keys if k in options}
 
     def _gradient_guided(self, model, graph: MoleculeGraph, target: torch.Tensor, scale: float):
         """Gradient guidance toward property targets (data units) with the property predictor.

@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-
-from fick.domains.audio.audio_io import (condition_clip, discover_files, load_clips, read_audio,
-                                         rms_dbfs, write_wav)
+from fick.domains.audio.audio_io import (
+    condition_clip,
+    discover_files,
+    load_clips,
+    read_audio,
+    rms_dbfs,
+    write_wav,
+)
 
 
 def test_wav_round_trip_is_exact_to_16_bit(tmp_path):
@@ -34,8 +39,9 @@ def test_flac_and_ogg_are_read(tmp_path, fmt):
 
 
 def test_rms_normalisation_hits_the_target():
-    clip = condition_clip(0.01 * torch.randn(1, 4000), 16000, sample_rate=16000, num_samples=None,
-                          target_dbfs=-20.0)
+    clip = condition_clip(
+        0.01 * torch.randn(1, 4000), 16000, sample_rate=16000, num_samples=None, target_dbfs=-20.0
+    )
     assert abs(rms_dbfs(clip) - (-20.0)) < 1e-3
 
 
@@ -48,7 +54,11 @@ def _messy_folder(root):
     stereo = np.stack([left, -0.5 * left], axis=1).astype(np.float32)  # mono mix = 0.25 * left
     soundfile.write(str(root / "dog" / "stereo44k.wav"), stereo, sr_hi)
     t_lo = np.arange(int(1.5 * sr_lo)) / sr_lo
-    soundfile.write(str(root / "cat" / "mono8k.wav"), (0.2 * np.sin(2 * np.pi * 500 * t_lo)).astype(np.float32), sr_lo)
+    soundfile.write(
+        str(root / "cat" / "mono8k.wav"),
+        (0.2 * np.sin(2 * np.pi * 500 * t_lo)).astype(np.float32),
+        sr_lo,
+    )
     soundfile.write(str(root / "cat" / "silent.wav"), np.zeros(8000, dtype=np.float32), sr_lo)
     (root / "dog" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage, not audio")
 
@@ -82,4 +92,6 @@ def test_manifest_with_captions(tmp_path):
     soundfile.write(str(tmp_path / "x.wav"), 0.1 * np.ones(1600, dtype=np.float32), 16000)
     (tmp_path / "m.csv").write_text("x.wav,bell,a small bell\n")
     items = discover_files(None, tmp_path / "m.csv")
-    assert items == [{"path": str(tmp_path / "x.wav"), "label": "bell", "caption": "a small bell", "split": None}]
+    assert items == [
+        {"path": str(tmp_path / "x.wav"), "label": "bell", "caption": "a small bell", "split": None}
+    ]

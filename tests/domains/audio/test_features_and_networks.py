@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from fick.domains.audio.denoisers import LatentDiT, LatentUNet
 from fick.domains.audio.features import MelFrontEnd
 from fick.domains.audio.vae import SpectrogramVAE
@@ -14,7 +13,9 @@ from fick.domains.audio.vocoder import VocosVocoder
 def _harmonic(seconds, rate=16000, f0=220.0):
     t = torch.arange(int(seconds * rate)) / rate
     env = torch.sin(math.pi * t / seconds).clamp(min=0)  # a swell, so frames differ
-    return sum(0.2 / k * torch.sin(2 * math.pi * k * f0 * (1 + 0.1 * t) * t) for k in (1, 2, 3)) * env
+    return (
+        sum(0.2 / k * torch.sin(2 * math.pi * k * f0 * (1 + 0.1 * t) * t) for k in (1, 2, 3)) * env
+    )
 
 
 def _slaney_mel(f):  # Slaney's mel scale, written out independently of torchaudio
@@ -74,8 +75,11 @@ def test_vae_shapes_for_several_durations(frames):
 @pytest.mark.parametrize("net", ["unet", "dit"])
 def test_denoisers_are_length_agnostic_and_causally_local_in_label(net):
     torch.manual_seed(0)
-    model = (LatentUNet(4, 10, channels=16, channel_mult=(1, 2)) if net == "unet"
-             else LatentDiT(4, 10, width=32, depth=2, heads=2, patch_size=(2, 1)))
+    model = (
+        LatentUNet(4, 10, channels=16, channel_mult=(1, 2))
+        if net == "unet"
+        else LatentDiT(4, 10, width=32, depth=2, heads=2, patch_size=(2, 1))
+    )
     for p in model.parameters():  # undo the zero initialisation so outputs depend on inputs
         torch.nn.init.normal_(p, std=0.05)
     for frames in (7, 25, 50):

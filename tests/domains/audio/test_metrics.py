@@ -5,10 +5,15 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from fick.domains.audio.metrics import (am_score, conditional_accuracy, frechet_distance,
-                                        gaussian_stats, inception_score, modified_inception_score,
-                                        spectral_convergence)
+from fick.domains.audio.metrics import (
+    am_score,
+    conditional_accuracy,
+    frechet_distance,
+    gaussian_stats,
+    inception_score,
+    modified_inception_score,
+    spectral_convergence,
+)
 
 
 def test_inception_score_of_a_uniform_confident_classifier_is_the_class_count():

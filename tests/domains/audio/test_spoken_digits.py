@@ -4,19 +4,20 @@ import csv
 import hashlib
 
 import soundfile
-
 from fick.domains.audio.spoken_digits import DIGITS, generate_spoken_digits, variant_split
 
 
 def _digests(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*.wav"))}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.wav"))
+    }
 
 
 def test_same_seed_gives_identical_files_and_all_ten_digits(tmp_path):
     a = generate_spoken_digits(tmp_path / "a", per_class=2, seed=7)
     b = generate_spoken_digits(tmp_path / "b", per_class=2, seed=7)
-    c = generate_spoken_digits(tmp_path / "c", per_class=2, seed=8)
+    generate_spoken_digits(tmp_path / "c", per_class=2, seed=8)
     da, db, dc = _digests(tmp_path / "a"), _digests(tmp_path / "b"), _digests(tmp_path / "c")
     assert len(da) == 20 and da == db
     assert a.read_bytes() == b.read_bytes()

@@ -13,6 +13,15 @@ from fick.domains.molecules.model.config import MoleculeModelConfig
 from fick.domains.molecules.model.sampling import AtomCountSampler, classifier_free_estimate
 from fick.domains.molecules.model.state import graph_from_counts
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread avoids OpenMP spin-waiting on a shared, busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 INFO = {
     "elements": ["H", "C", "N", "O", "F"], "charges": [-1, 0, 1], "bond_types": [1, 2, 3],
     "num_atoms_hist": [0, 0, 0, 2, 5, 3, 1], "properties": ["alpha", "gap"],
@@ -63,11 +72,15 @@ def _same_molecule(a, b, atol=1e-4):
     assert torch.allclose(a.pos - a.pos.mean(0), b.pos - b.pos.mean(0), atol=atol)
 
 
-@pytest.mark.parametrize("sampler,steps", [("flow-euler", 7), ("flow-heun", 3)])
-def test_flow_sampling_reaches_the_predicted_molecule(sampler, steps):
-    """With x0 prediction, a flow ODE ends exactly on a constant clean estimate: the whole
-    path state -> core sampler -> decode must return that molecule."""
-    task = _task()
+@pytest.mark.parametrize("process,sampler,steps", [
+    ("flow", "flow-euler", 7), ("flow", "flow-heun", 3), ("polynomial", "ddim", 5),
+    ("vp_continuous", "dpmpp-2m", 6),
+])
+def test_sampling_reaches_the_predicted_molecule(process, sampler, steps):
+    """With x0 prediction, a deterministic sampler ends exactly on a constant clean estimate:
+    the whole path state -> core sampler -> decode must return that molecule (flow matching
+    and VP diffusion, EDM's polynomial schedule included)."""
+    task = _task(process=process)
     target = _molecule()
     task.denoiser = _Oracle(task, target)
     out = task.sample(3, steps=steps, sampler=sampler, atoms=5,
@@ -77,25 +90,38 @@ def test_flow_sampling_reaches_the_predicted_molecule(sampler, steps):
         _same_molecule(rec, target)
 
 
-def test_loss_of_oracle_is_zero_and_training_reduces_loss():
-    task = _task()
+@pytest.mark.parametrize("process", ["flow", "polynomial"])
+def test_loss_of_oracle_is_zero_and_training_reduces_loss(process):
+    task = _task(process=process)
     batch = Batch.from_data_list([_molecule(5, 0), _molecule(4, 1), _molecule(6, 2)])
-    oracle_task = _task()
+    oracle_task = _task(process=process)
     oracle_task.denoiser = _Oracle(oracle_task, batch.get_example(0))
     one = Batch.from_data_list([batch.get_example(0)] * 2)
     loss, logs = oracle_task.loss(one)
     assert loss.item() < 1e-6 and set(logs) == {"loss_pos", "loss_atom_type", "loss_charge",
                                                  "loss_bond"}
+
+    def held_out_loss():  # the same times and noise before and after training
+        torch.manual_seed(123)
+        with torch.no_grad():
+            logs = [task.loss(batch)[1] for _ in range(8)]
+        return {k: sum(log[k] for log in logs) / 8 for k in logs[0]}
+
     torch.manual_seed(0)
     opt = torch.optim.Adam(task.parameters(), lr=3e-3)
-    first = sum(task.loss(batch)[0].item() for _ in range(8)) / 8
+    first = held_out_loss()
     for _ in range(120):
         loss, _ = task.loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    last = sum(task.loss(batch)[0].item() for _ in range(8)) / 8
-    assert last < 0.6 * first, (first, last)
+    last = held_out_loss()
+    # the categorical components of three molecules are learnt quickly; positions at high
+    # noise levels cannot be predicted, so they only have to improve
+    for k in ("loss_charge", "loss_bond"):
+        assert last[k] < 0.5 * first[k], (k, first, last)
+    for k in ("loss_pos", "loss_atom_type"):
+        assert last[k] < 0.95 * first[k], (k, first, last)
 
 
 def test_scaffold_atoms_come_out_exactly():
@@ -188,3 +214,20 @@ def test_plugin_contract_and_saved_config_round_trip():
         plugin.build_task("diffusion", {**task.saved_config(), "bogus": 1}, INFO, None)
     with pytest.raises(FickError):
         plugin.config_types("nope")
+
+
+def test_export_and_load_samples_round_trip(tmp_path):
+    """Samples -> Task.export (SDF, XYZ, CSV, PNG, HTML) -> plugin.load_samples: same atoms,
+    charges, bonds and coordinates (SDF keeps 4 decimals)."""
+    task = _task().eval()
+    samples = task.sample(3, steps=2, atoms="4-6", generator=torch.Generator().manual_seed(0))
+    files = task.export(samples, tmp_path, prefix="mols")
+    assert {f.suffix for f in files} >= {".sdf", ".csv", ".png", ".html"}
+    back = plugin.load_samples(tmp_path / "mols.sdf")
+    assert len(back) == 3
+    for a, b in zip(samples, back):
+        assert torch.equal(a.atom_type, b.atom_type)
+        assert torch.equal(a.charge, b.charge)
+        as_set = lambda r: sorted(zip(*r.bond_index.tolist(), r.bond_type.tolist()))  # noqa: E731
+        assert as_set(a) == as_set(b)
+        assert torch.allclose(a.pos, b.pos, atol=1e-4)

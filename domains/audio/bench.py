@@ -1,0 +1,139 @@
+"""Throughput of the audio tasks: training items/s and the real-time factor of sampling.
+
+    python -m fick.domains.audio.bench [--threads 1] [--steps 5] [--n 16]
+
+Uses the spoken-digits data (synthesised into the cache on first use) and the model sections of
+``configs/audio/*.yaml`` as given; weights are untrained, which does not change the speed.
+Real-time factor = seconds of audio generated / seconds of compute (> 1: faster than real time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from fick.domains.audio import plugin
+from fick.domains.audio.config import AudioDataConfig, DiffusionConfig, coerce_config
+from torch.utils.data import DataLoader
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "audio"
+
+
+def _model_section(name: str) -> dict:
+    return yaml.safe_load((CONFIGS / name).read_text())["model"]
+
+
+def train_throughput(task, loader, steps: int) -> float:
+    opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
+    task.train()
+    it = iter(loader)
+    items, elapsed, cpu = 0, 0.0, 0.0
+    for i in range(steps + 1):
+        batch = next(it)
+        t0, c0 = time.perf_counter(), time.process_time()
+        loss, _ = task.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i > 0:  # the first step warms up allocators and caches
+            elapsed += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            items += batch["label"].shape[0]
+    return items / elapsed, items / cpu
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=5, help="training steps timed per task")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--n", type=int, default=16, help="clips sampled for the real-time factor")
+    parser.add_argument("--per-class", type=int, default=20)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    bundle = plugin.build_data("diffusion", AudioDataConfig(per_class=args.per_class), seed=0)
+    loader = DataLoader(bundle.train, batch_size=args.batch, shuffle=True, drop_last=True)
+    while len(loader) < args.steps + 1:
+        loader = DataLoader(
+            torch.utils.data.ConcatDataset([loader.dataset, bundle.train]),
+            batch_size=args.batch,
+            shuffle=True,
+            drop_last=True,
+        )
+    info = bundle.info
+    rows = []
+    companions = {}
+    for task_name, config in (
+        ("autoencoder", "spoken-digits-vae.yaml"),
+        ("vocoder", "vocoder.yaml"),
+        ("classifier", "spoken-digits-classifier.yaml"),
+    ):
+        task = plugin.build_task(task_name, _model_section(config), info, None)
+        companions[task_name] = task
+        n_params = sum(p.numel() for p in task.parameters())
+        rows.append(
+            (
+                f"train {task_name} ({config})",
+                n_params,
+                *train_throughput(task, loader, args.steps),
+                "items/s",
+            )
+        )
+    resolve = {"vae": companions["autoencoder"], "voc": companions["vocoder"]}.__getitem__
+    base = _model_section("spoken-digits.yaml")
+    for denoiser in ("unet", "dit"):
+        cfg = coerce_config(
+            DiffusionConfig,
+            {
+                **base,
+                "denoiser": denoiser,
+                "autoencoder": "vae",
+                "classifier": None,
+                "vocoder": "griffin-lim",
+            },
+        )
+        task = plugin.build_task("diffusion", cfg, info, resolve)
+        n_params = sum(p.numel() for p in task.denoiser.parameters())
+        rows.append(
+            (
+                f"train diffusion {denoiser}",
+                n_params,
+                *train_throughput(task, loader, args.steps),
+                "items/s",
+            )
+        )
+        task.eval()
+        for vocoder in ("griffin-lim", "voc"):
+            task.vocoder = None if vocoder == "griffin-lim" else companions["vocoder"]
+            for steps in (25, 50):
+                g = torch.Generator().manual_seed(0)
+                t0, c0 = time.perf_counter(), time.process_time()
+                clips = task.sample(args.n, steps=steps, generator=g)
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+                audio = sum(c.seconds for c in clips)
+                label = "Vocos" if vocoder == "voc" else "Griffin-Lim"
+                rows.append(
+                    (
+                        f"sample {denoiser} {steps} steps CFG {cfg.guidance} + {label}",
+                        n_params,
+                        audio / seconds,
+                        audio / cpu,
+                        "x real time",
+                    )
+                )
+    # Wall-clock figures depend on what else runs on the machine; per CPU-second figures
+    # (process time) are what the same work costs on an otherwise idle core.
+    print(f"threads={args.threads}, batch={args.batch}, n={args.n}")
+    print("| what | parameters | per wall second | per CPU second | unit |")
+    print("|---|---|---|---|---|")
+    for what, n_params, wall, cpu, unit in rows:
+        print(f"| {what} | {n_params / 1e6:.2f} M | {wall:.2f} | {cpu:.2f} | {unit} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
