@@ -1,4 +1,6 @@
-"""fick.core: domain-agnostic diffusion math (noise processes, samplers, guidance). Imports torch only.
+"""fick.core: domain-agnostic diffusion math (noise processes, samplers, guidance).
+
+Imports torch only.
 
 Public surface: ``schedules`` (noise processes by name), ``spaces`` (GaussianSpace,
 ZeroCoMSpace, StateSpec), ``training_loss``, ``sample``, ``guidance``, ``likelihood``,

@@ -47,15 +47,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _clock(device: torch.device):
+    """CPU time of this thread when the work runs on one CPU thread: on a shared machine it
+    counts the work itself, not the time spent waiting for a core. Wall time otherwise."""
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return time.thread_time, "thread CPU time"
+    return time.perf_counter, "wall time"
+
+
 def _timed(fn, device, repeats: int) -> float:
+    clock, _ = _clock(device)
     fn()  # warm-up
     times = []
     for _ in range(repeats):
         _sync(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
         _sync(device)
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -134,8 +143,9 @@ def measure(steps: int = 50, repeats: int = 7, device: str = "cpu", batch: int =
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| sampler | ours: overhead/step (us) | diffusers scheduler | diffusers: overhead/step (us) "
-             "| ours / diffusers | MLP-256 model time/step (us) | overhead share of a step |",
+    lines = ["| sampler | ours: overhead/step (us) | diffusers scheduler "
+             "| diffusers: overhead/step (us) | ours / diffusers "
+             "| MLP-256 model time/step (us) | overhead share of a step |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for r in rows:
         d = f"{r['diffusers_us']:.1f}" if r["diffusers_us"] is not None else "-"
@@ -166,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads on CPU (1: time with thread CPU time)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1]
                                              / "BENCHMARKS.md"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.device == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args.steps, args.repeats, args.device)
     cmd = "python -m fick.core.bench " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -180,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
              else f"CPU, {torch.get_num_threads()} torch threads")
     body = (f"### Core: sampler overhead per step (4096 x 64 float32 state, {args.steps} steps)\n\n"
             f"`{cmd.strip()}` on {_dt.date.today().isoformat()}, {where}, torch "
-            f"{torch.__version__}. Overhead = time per sampler step outside the network (stub "
-            f"model, its call time subtracted), median of {args.repeats} runs; the diffusers "
+            f"{torch.__version__}, measured as {_clock(dev)[1]}. Overhead = time per sampler "
+            f"step outside the network (stub model, its call time subtracted), median of "
+            f"{args.repeats} runs; the diffusers "
             f"column times its scheduler loop (set_timesteps, scale_model_input, step) in the "
             f"same run. Share = ours / (ours + a 2-layer width-256 MLP's time per step; Heun and "
             f"midpoint call it twice per step).\n\n" + table(rows))

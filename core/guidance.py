@@ -61,6 +61,7 @@ def _expand(std: Tensor, like: Tensor, index: Tensor | None) -> Tensor:
 def classifier_free(model: Callable, scale: float, *, rescale: float = 0.0,
                     interval: tuple[float, float] | None = None,
                     index_kwargs: Sequence[str] = ("batch",),
+                    shared_kwargs: Sequence[str] = (),
                     null_kwarg: str = "cfg_null") -> Callable:
     """Wrap ``model`` so that it returns the classifier-free-guided prediction (one call).
 
@@ -68,6 +69,8 @@ def classifier_free(model: Callable, scale: float, *, rescale: float = 0.0,
     [0, 1]. ``interval``: apply guidance only for model times t with low <= t <= high.
     For node-level states, pass the node -> sample index as a keyword named in
     ``index_kwargs`` (``batch`` by default) so rescale and doubling know the samples.
+    Tensor keywords named in ``shared_kwargs`` (not per sample or per node, e.g. a lookup
+    table) are passed unchanged instead of doubled.
     """
     if not 0.0 <= rescale <= 1.0:
         raise FickError(f"guidance rescale must be in [0, 1], got {rescale}")
@@ -84,7 +87,7 @@ def classifier_free(model: Callable, scale: float, *, rescale: float = 0.0,
         x2 = {k: torch.cat([v, v]) for k, v in state.items()}
         kw2 = {}
         for k, v in kwargs.items():
-            if isinstance(v, Tensor) and v.dim() > 0:
+            if isinstance(v, Tensor) and v.dim() > 0 and k not in shared_kwargs:
                 kw2[k] = torch.cat([v, v + B]) if k in index_kwargs else torch.cat([v, v])
             else:
                 kw2[k] = v

@@ -105,9 +105,8 @@ def training_loss(model, x0, process: Process, *, spec: StateSpec | None = None,
         else:
             x_in[k] = x_t[k]
             targets[k] = from_x0_eps(x, eps[k], a, s, prediction)
-    t_in = process.model_time(t)
-    if t_in.dtype == torch.float64 and ref.dtype != torch.float64:
-        t_in = t_in.float()
+    # The model sees t in float64 for float64 states and float32 otherwise (as in sampling).
+    t_in = process.model_time(t).to(torch.float64 if ref.dtype == torch.float64 else torch.float32)
     out = model(x_in["x"] if plain else x_in, t_in, **(model_kwargs or {}))
     pred, _ = as_state(out)
     # Zero-CoM components: the target lives in the subspace, so only the projected part of the

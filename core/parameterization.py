@@ -16,6 +16,8 @@ already broadcast to the component (training).
 
 from __future__ import annotations
 
+import torch
+
 from .errors import FickError
 
 __all__ = ["PREDICTIONS", "to_x0_eps", "from_x0_eps", "x0_gain", "check_prediction"]
@@ -82,7 +84,7 @@ def x0_gain(a, s, prediction: str, edm_coefs=None):
     if prediction == "epsilon":
         return s / a
     if prediction == "x0":
-        return a * 0 + 1.0 if not isinstance(a, float) else 1.0
+        return torch.ones_like(a) if isinstance(a, torch.Tensor) else 1.0
     if prediction == "v":
         return s / (a * a + s * s)
     if prediction == "velocity":

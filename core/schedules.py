@@ -246,7 +246,8 @@ class ContinuousVP(Process):
                  logsnr_min: float = -15.0, logsnr_max: float = 15.0, power: float = 2.0,
                  precision: float = 1e-5, t_min: float = 1e-3):
         if kind not in ("cosine", "linear", "polynomial"):
-            raise FickError(f"unknown continuous VP kind {kind!r}: use cosine, linear or polynomial")
+            raise FickError(f"unknown continuous VP kind {kind!r}: "
+                            "use cosine, linear or polynomial")
         self.name, self.beta_min, self.beta_max = kind, beta_min, beta_max
         self.logsnr_min, self.logsnr_max = logsnr_min, logsnr_max
         self.power, self.precision, self.t_min = power, precision, t_min

@@ -173,7 +173,9 @@ class FickModule(L.LightningModule):
         )
         return None
 
-    def on_validation_epoch_end(self):
+    def on_validation_epoch_start(self):
+        # Lightning runs callback hooks before the module's: here the EMA callback has already
+        # swapped the averaged weights in (at epoch end it swaps them out first)
         if self.trainer.sanity_checking or not self.generative:
             return
         if self.trainer.is_global_zero:

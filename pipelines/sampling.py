@@ -56,14 +56,22 @@ def shard_plan(n: int, shard_size: int) -> list[tuple[int, int]]:
     return [(i, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
 
 
-def _progress_bar(total: int, desc: str):
-    from tqdm.auto import tqdm
+def _step_progress(bar, shard: int, shards: int):
+    """A ``Progress`` callback drawing the sampling steps of one shard on ``bar``."""
 
-    return tqdm(total=total, desc=desc, unit="item", leave=False)
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_description(f"sampling shard {shard + 1}/{shards}", refresh=False)
+        bar.refresh()
+
+    return progress
 
 
-def _draw_shard(task, count: int, seed: int, kwargs: dict[str, Any], device) -> list:
+def _draw_shard(task, count: int, seed: int, kwargs: dict[str, Any], device, progress=None) -> list:
     generator = torch.Generator(device=device).manual_seed(seed)
+    if progress is not None:
+        kwargs = {**kwargs, "progress": progress}
     with torch.no_grad():
         return list(task.sample(count, generator=generator, **kwargs))
 
@@ -104,11 +112,14 @@ def draw(
         device = _device(accelerator)
         model.task.to(device)
         samples = []
-        bar = _progress_bar(n, "sampling") if show_progress else None
+        bar = None
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc="sampling", unit="step", leave=False)
         for index, count in plan:
-            samples += _draw_shard(model.task, count, seed + index, kwargs, device)
-            if bar is not None:
-                bar.update(count)
+            progress = _step_progress(bar, index, len(plan)) if bar is not None else None
+            samples += _draw_shard(model.task, count, seed + index, kwargs, device, progress)
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
@@ -167,7 +178,7 @@ def _draw_distributed(
         accelerator=accelerator,
         devices=devices,
         num_nodes=num_nodes,
-        strategy="ddp" if accelerator != "auto" or not torch.cuda.is_available() else "auto",
+        strategy="ddp",  # one process per device; SLURM / torchrun environments are detected
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,

@@ -331,7 +331,10 @@ def train(
                     enable_version_counter=False,
                 )
             )
-        if cfg.train.ema_decay:
+        if cfg.train.ema_decay and "fsdp" in str(cfg.trainer.strategy).lower():
+            # Lightning's weight averaging cannot average sharded parameters
+            print("fick: EMA is not supported with FSDP; training without it")
+        elif cfg.train.ema_decay:
             callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
         logger = _Logger(
             experiment_name=cfg.experiment,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import FickError
 from ..schedules import EDMProcess, Process
 from ..spaces import StateSpec, randn_like
 from .grid import Grid
@@ -43,6 +44,9 @@ class Level:
 def _coefs(prediction: str, a: float, s: float, edm: tuple | None):
     """(px, pp, qx, qp) with x0 = px x + pp out and eps = qx x + qp out."""
     if prediction == "epsilon":
+        if a == 0.0:
+            raise FickError("an epsilon prediction cannot be denoised at zero signal (alpha = 0, "
+                            "zero-terminal-SNR or flow at t = 1): use prediction v, x0 or velocity")
         px, pp, qx, qp = 1 / a, -s / a, 0.0, 1.0
     elif prediction == "x0":
         px, pp = 0.0, 1.0

@@ -6,11 +6,10 @@ must converge to the data's (20,000 samples, mu 1.5, s 0.5, linear betas, T = 10
 
 from __future__ import annotations
 
+import fick.core as fc
 import pytest
 import torch
 from closed_form import MU, SD, mixture_x0, model_for
-
-import fick.core as fc
 from fick.core import schedules
 
 N = 20_000

@@ -14,10 +14,12 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from closed_form import model_for  # noqa: E402
-
 import fick.core as fc  # noqa: E402
+from closed_form import model_for  # noqa: E402
 from fick.core import schedules  # noqa: E402
+
+# diffusers' own numpy-2 deprecation warnings, not ours
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 STEPS = (10, 25, 50)
 SPACINGS = ("leading", "trailing", "linspace")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
+import fick.core as fc
 import pytest
 import torch
 from closed_form import MU, SD, gaussian_x0, mixture_x0, model_for
-
-import fick.core as fc
 from fick.core import guidance, likelihood, schedules
 
 VP = schedules.linear()
@@ -256,3 +255,17 @@ def test_nll_matches_the_exact_density(kind):
     exact = _exact_nll(x, s_min, means, sds, weights)
     assert abs(float(out.nats.mean()) / float(exact.mean()) - 1) < 0.02
     assert torch.allclose(out.bits_per_dim, out.nats / (2 * math.log(2)))
+
+
+def test_cfg_shared_kwargs_are_not_doubled():
+    table = torch.randn(7, 1, dtype=torch.float64)
+    shapes = []
+
+    def model(x, t, cond, table, cfg_null):
+        shapes.append((x.shape[0], cond.shape[0], table.shape[0]))
+        return x + torch.where(cfg_null[:, None], 0.0, cond) + table[0]
+
+    g = guidance.classifier_free(model, 2.0, shared_kwargs=("table",))
+    x = torch.randn(3, 2, dtype=torch.float64)
+    g(x, torch.zeros(3), cond=torch.ones(3, 1, dtype=torch.float64), table=table)
+    assert shapes == [(6, 6, 7)]

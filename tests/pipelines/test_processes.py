@@ -45,10 +45,11 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
             "val_every_n_steps": 40,
             "log_every_n_steps": 2,
         },
+        tracking={"system_metrics": True},
     )
-    proc = toy_fick(
-        "train", cfg, cwd=workdir, stdout=_run_log(workdir, "a.log"), stderr=subprocess.STDOUT
-    )
+    fast = {"MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1"}
+    log = _run_log(workdir, "a.log")
+    proc = toy_fick("train", cfg, env=fast, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
         ckpt = _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
     finally:
@@ -64,6 +65,7 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
         "train",
         "--resume",
         run.info.run_id,
+        env=fast,
         cwd=workdir,
         stdout=_run_log(workdir, "b.log"),
         stderr=subprocess.STDOUT,
@@ -72,6 +74,7 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
     client, runs = mlflow_runs()
     assert [r.info.run_id for r in runs] == [run.info.run_id]  # the same run, no new one
     assert runs[0].info.status == "FINISHED"
+    assert any(k.startswith("system/") for k in runs[0].data.metrics)  # system metrics
     history = client.get_metric_history(run.info.run_id, "train/loss")
     after = sorted(m.step for m in history if m.timestamp > killed_at)
     # the resumed process started at the checkpoint's step, not at 0, and went to the end

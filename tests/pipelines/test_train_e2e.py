@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import mlflow_runs, run_cli, write_config
 from fick.pipelines import modelio
@@ -58,6 +59,24 @@ def test_train_logs_everything_and_the_model_samples_by_uri(tiny_config, workdir
         "samples/step_0000006",
         "samples/step_0000012",
     }
+
+    # the saved model holds the EMA weights: those of the last checkpoint's state_dict, not the
+    # raw weights Lightning's EMA callback keeps beside them
+    run_dir = Path(run.data.tags["fick.run_dir"])
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 12
+    from safetensors.torch import load_file
+
+    saved = load_file(run_dir / "model" / "model.safetensors")
+    for name, value in saved.items():
+        torch.testing.assert_close(value, ckpt["state_dict"][f"task.{name}"])
+    raw = ckpt["current_model_state"]
+    assert any(not torch.equal(v, raw[f"task.{k}"]) for k, v in saved.items())
+    # validation sampled with those EMA weights: the same seed gives the same metric
+    ema = modelio.load(run_dir / "model")
+    again = ema.task.sample(16, steps=5, generator=torch.Generator().manual_seed(0))
+    expected = ema.task.evaluate(again, None)["centre_dist"]
+    assert run.data.metrics["val/centre_dist"] == pytest.approx(expected, rel=1e-5)
 
     # the logged model loads by URI and draws what the model on disk draws
     out = workdir / "drawn"

@@ -27,7 +27,7 @@ class MoleculeDataConfig:
     validation molecules (the validation loss is cheap, but not free on a CPU).
     """
 
-    dataset: str = "qm9"  # "qm9", or the name / folder of a dataset made by `fick data molecules import`
+    dataset: str = "qm9"  # "qm9", or the name of a dataset made by `fick data molecules import`
     train_half: str = "all"  # all | first-half | second-half
     limit: int | None = None
     val_limit: int | None = 2000
@@ -65,7 +65,7 @@ class MoleculeModelConfig:
     lmax: int = 1  # e3nn only
     bf16: bool = False  # bfloat16 autocast of the network's linear maps (fast on CPUs with AMX)
     # noise process
-    process: str = "flow"  # any fick.core.schedules.by_name name: flow | vp_continuous | polynomial ...
+    process: str = "flow"  # a fick.core.schedules.by_name name: flow, polynomial, vp_continuous...
     # e.g. {shift: 2.0} for flow: the sampling grid's time shift (more steps near the data end
     # when shift < 1); training times are drawn from the Beta distribution below
     process_options: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from fick.domains.base import DataBundle, FickError
 
 from .config import MoleculeDataConfig

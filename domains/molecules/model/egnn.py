@@ -1,4 +1,4 @@
-"""An E(3)-equivariant graph network (EGNN, Satorras et al. 2021; EDM's denoiser) with pair features.
+"""An E(3)-equivariant graph network (EGNN, Satorras et al. 2021; EDM's denoiser), pair features.
 
 Each layer updates invariant atom features, invariant pair features (from which bonds are
 predicted) and equivariant positions (EDM-style:

@@ -17,9 +17,8 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from torch import nn
-
 from fick.domains.base import DataBundle, FickError, Task
+from torch import nn
 
 from .config import RegressorModelConfig, config_from
 from .denoiser import zero_com

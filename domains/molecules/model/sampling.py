@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from fick.domains.base import FickError
 
 from .edges import bond_matrix_to_pairs

@@ -107,7 +107,9 @@ class MoleculeStateCodec:
         cls = cls.clamp(max=len(self.charges) - 1)
         bad = table[cls] != charge
         if bad.any():
-            raise ValueError(f"formal charges {charge[bad].unique().tolist()} not in {self.charges}")
+            raise ValueError(
+                f"formal charges {charge[bad].unique().tolist()} not in {self.charges}"
+            )
         return cls
 
     def targets(self, batch, graph: MoleculeGraph) -> dict[str, torch.Tensor]:
@@ -121,7 +123,9 @@ class MoleculeStateCodec:
             )
         return out
 
-    def encode(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], MoleculeGraph]:
+    def encode(
+        self, batch
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], MoleculeGraph]:
         """A PyG batch of records -> (clean state, class targets, graph). Positions are centred."""
         num_graphs = int(batch.num_graphs)
         graph = graph_from_batch(batch.batch, num_graphs)

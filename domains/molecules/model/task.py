@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from fick.domains.base import DataBundle, FickError, Progress, Task
 
 from .config import MoleculeModelConfig, config_from

@@ -225,3 +225,29 @@ def test_latent_model_encodes_frames_with_the_image_vae_and_is_self_contained(da
     first = videos[0, :, 0]
     out = rebuilt.sample(2, condition={"first_frame": first}, steps=2)
     assert out[0].frames.shape == (4, 1, 16, 16) and torch.equal(out[1].frames[0], first)
+
+
+class _ExactDenoiser(torch.nn.Module):
+    """The optimal epsilon predictor when the data is one clip: (x_t - alpha x*) / sigma."""
+
+    def __init__(self, clip, process):
+        super().__init__()
+        self.clip, self.process = clip, process
+        self.label_embed = torch.nn.Module()
+        self.null_label = 0
+
+    def forward(self, x, t, labels, cfg_null=None):
+        shape = (-1, 1, 1, 1, 1)
+        a = self.process.alpha(t).reshape(shape).to(x.dtype)
+        s = self.process.sigma(t).reshape(shape).to(x.dtype)
+        return (x - a * self.clip) / s
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp-2m"])
+def test_sampling_with_the_exact_denoiser_returns_the_one_training_clip(data, sampler):
+    task = _task(data)
+    clip = data.val[0][0]  # (C, T, H, W)
+    task.net = _ExactDenoiser(clip, task.process)
+    out = task.sample(2, steps=8, sampler=sampler, generator=torch.Generator().manual_seed(0))
+    for s in out:  # samples are frames-first (T, C, H, W)
+        torch.testing.assert_close(s.frames, clip.transpose(0, 1), atol=1e-3, rtol=0)

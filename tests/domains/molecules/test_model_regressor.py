@@ -3,13 +3,12 @@ rule (fick.core.guidance.gradient_guidance) where the core's dense implementatio
 
 import pytest
 import torch
-from torch_geometric.data import Batch
-
 from fick.core import guidance
 from fick.domains.molecules import plugin
 from fick.domains.molecules.data.records import make_record
 from fick.domains.molecules.model.config import MoleculeModelConfig, RegressorModelConfig
 from fick.domains.molecules.model.state import graph_from_counts
+from torch_geometric.data import Batch
 
 
 @pytest.fixture(autouse=True)

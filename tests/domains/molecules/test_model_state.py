@@ -4,8 +4,6 @@ import itertools
 
 import pytest
 import torch
-from torch_geometric.data import Batch
-
 from fick.domains.molecules.data.records import make_record
 from fick.domains.molecules.model.edges import (
     bond_matrix_to_pairs,
@@ -13,6 +11,7 @@ from fick.domains.molecules.model.edges import (
     fully_connected_pairs,
 )
 from fick.domains.molecules.model.state import MoleculeStateCodec, graph_from_counts
+from torch_geometric.data import Batch
 
 
 @pytest.fixture(autouse=True)

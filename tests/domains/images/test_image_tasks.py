@@ -7,7 +7,6 @@ import pytest
 import torch
 from fick.domains.base import FickError
 from fick.domains.images import plugin
-from fick.domains.images.companion_tasks import ClassifierTask
 from fick.domains.images.config import ImageDataConfig
 from fick.domains.images.export import ImageSample
 
@@ -116,20 +115,8 @@ def test_sampling_labels_and_guidance(digits):
     assert all(s.image.min() >= -1 and s.image.max() <= 1 for s in guided)
 
 
-def _shipped_classifier() -> ClassifierTask:
-    """The shipped metric classifier (trained by ``fick train digits-classifier.yaml``)."""
-    import yaml
-    from safetensors.torch import load_model
-
-    folder = plugin.pretrained()["digits-classifier"]
-    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
-    clf = plugin.build_task("classifier", manifest["config"], manifest["info"], None)
-    load_model(clf, str(folder / "model.safetensors"))
-    return clf.eval()
-
-
 def test_evaluate_real_images_gives_the_reference_row(digits):
-    clf = _shipped_classifier()
+    clf = _shipped("digits-classifier")
     cfg = {**TINY_DIT, "metrics_classifier": "clf"}
     task = plugin.build_task("diffusion", cfg, digits.info, lambda ref: clf)
     real = [ImageSample(x, int(y)) for x, y in zip(digits.val.images, digits.val.labels)]
@@ -183,3 +170,23 @@ def test_data_commands_export_digits_then_read_them_as_a_folder(tmp_path, capsys
         seed=0,
     )
     assert len(folder.train) == 1797 and folder.info["class_names"] == [str(i) for i in range(10)]
+
+
+def _shipped(name: str):
+    import yaml
+    from safetensors.torch import load_model
+
+    folder = plugin.pretrained()[name]
+    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
+    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
+    load_model(task, str(folder / "model.safetensors"), strict=True)
+    return task.eval()
+
+
+def test_shipped_digits_model_is_self_contained_and_follows_the_label():
+    task = _shipped("digits")  # no resolver: the metric classifier is embedded
+    samples = task.sample(
+        10, steps=25, condition={"label": 3}, generator=torch.Generator().manual_seed(0)
+    )
+    _, logits = task.metrics_classifier.features_and_logits(torch.stack([s.image for s in samples]))
+    assert (logits.argmax(1) == 3).sum() >= 9
