@@ -31,13 +31,11 @@ from torch.utils.data import Dataset
 __all__ = ["DataBundle", "DomainPlugin", "FickError", "Progress", "Resolver", "Task"]
 
 
-class FickError(Exception):
-    """A user-facing error: the CLI prints ``str(err)`` as one line and exits with code 2.
-
-    The message says what was wrong and what to do, e.g.
-    ``data folder 'x/' does not exist: pass an existing folder with --set data.root=PATH``.
-    """
-
+# One user-facing error class for the whole package: the core defines it (it may import nothing
+# else of fick) and the CLI prints ``str(err)`` as one line and exits with code 2. The message
+# says what was wrong and what to do, e.g.
+# ``data folder 'x/' does not exist: pass an existing folder with --set data.root=PATH``.
+from fick.core.errors import FickError  # noqa: E402
 
 # resolve("digits-vae") / resolve("runs:/<id>/model") / resolve("path/to/model") -> a loaded Task
 # (weights loaded, eval mode). Pipelines implement it; domains receive it to load companion
@@ -144,7 +142,7 @@ class DomainPlugin(Protocol):
         ...
 
     def load_samples(self, path: Path) -> list:
-        """Read back what ``Task.export`` wrote (for ``fick evaluate SAMPLES`` and shard merging)."""
+        """Read back what ``Task.export`` wrote (``fick evaluate SAMPLES``, shard merging)."""
         ...
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
@@ -153,5 +151,5 @@ class DomainPlugin(Protocol):
         ...
 
     def pretrained(self) -> dict[str, Path]:
-        """Shipped pretrained models: name -> model directory (``model.safetensors`` + ``fick.yaml``)."""
+        """Shipped pretrained models: name -> folder with model.safetensors and fick.yaml."""
         ...

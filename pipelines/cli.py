@@ -76,7 +76,7 @@ def _sample_into(model, out: Path, args) -> int:
         sampler=args.sampler,
         guidance=args.guidance,
         condition=_pairs(args.condition, "--condition") or None,
-        **_pairs(args.option, "--option"),
+        **_domain_options(args),
     )
     if result.samples is None:
         return 0  # a worker rank: rank 0 reports
@@ -84,6 +84,20 @@ def _sample_into(model, out: Path, args) -> int:
     for f in result.files:
         print(f)
     return 0
+
+
+def _domain_options(args) -> dict:
+    """``--option K=V`` pairs plus the molecules shortcuts ``--atoms`` and ``--fix``."""
+    options = _pairs(args.option, "--option")
+    if args.atoms is not None:
+        options["atoms"] = str(args.atoms)
+    if args.fix is not None:
+        if not Path(args.fix).is_file():
+            from fick.domains.base import FickError
+
+            raise FickError(f"--fix {args.fix}: no such file; pass an SDF of the atoms to hold")
+        options["fix"] = args.fix
+    return options
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -126,7 +140,7 @@ def cmd_evaluate(args) -> int:
             sampler=args.sampler,
             guidance=args.guidance,
             condition=_pairs(args.condition, "--condition") or None,
-            **_pairs(args.option, "--option"),
+            **_domain_options(args),
         )
         samples, files_dir = result.samples, out
         params = {
@@ -233,6 +247,12 @@ def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
     )
     p.add_argument(
         "--option", action="append", metavar="K=V", help="domain sampling option (repeatable)"
+    )
+    p.add_argument(
+        "--atoms", metavar="N|LO-HI", help="molecules: atoms per molecule, a count or a range"
+    )
+    p.add_argument(
+        "--fix", metavar="SDF", help="molecules: hold these atoms (scaffold) and grow the rest"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="output folder (default outputs/samples/<model>-<time>)")
@@ -409,14 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from fick.domains.base import FickError
 
-    errors: list[type[BaseException]] = [FickError]
-    try:  # the core has its own FickError (it may not import fick.domains)
-        from fick.core.errors import FickError as CoreFickError
-
-        errors.append(CoreFickError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (FickError,)
 
 
 def _one_line(err: BaseException) -> str:

@@ -47,7 +47,9 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
         },
         tracking={"system_metrics": True},
     )
-    fast = {"MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1"}
+    # MLflow publishes a system sample only after a full interval: the resumed run may take
+    # under a second on a fast machine, so sample often
+    fast = {"MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "0.1"}
     log = _run_log(workdir, "a.log")
     proc = toy_fick("train", cfg, env=fast, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
