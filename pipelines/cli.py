@@ -439,6 +439,11 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fick`` console script; returns the exit code."""
+    import warnings
+
+    # torch_geometric scripts a few functions at import: a deprecation notice from torch that no
+    # fick user can act on would otherwise open every command's output
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
     parser = build_parser()
     args = parser.parse_args(argv)
     user_errors = _user_errors()

@@ -27,12 +27,6 @@ def run_demo(
     from fick.pipelines import modelio, registry, sampling, tracking
 
     user_errors = (FickError,)
-    try:
-        from fick.core.errors import FickError as CoreFickError
-
-        user_errors = (FickError, CoreFickError)
-    except ImportError:
-        pass
 
     plugins = registry.available()
     if domains:
