@@ -211,12 +211,17 @@ class FickModule(L.LightningModule):
             )
         except NotImplementedError:
             pass
+        except Exception as err:  # noqa: BLE001 - a metric bug must not end a long training
+            _warn(f"validation metrics failed at step {step}: {err}")
         out_dir = None
         if self.samples_dir is not None:
             out_dir = self.samples_dir / f"step_{step:07d}"
             try:
                 self.task.export(samples, out_dir)
             except NotImplementedError:
+                out_dir = None
+            except Exception as err:  # noqa: BLE001 - nor may a picture that fails to draw
+                _warn(f"exporting validation samples failed at step {step}: {err}")
                 out_dir = None
         self.task.train(was_training)
         self.last_sampled_step = step
@@ -229,3 +234,9 @@ class FickModule(L.LightningModule):
         import json
 
         checkpoint["fick"] = json.dumps(self.meta)  # a string: loadable with weights_only
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"fick: warning: {message}", file=sys.stderr)

@@ -21,6 +21,7 @@ import torch
 from fick.domains.base import FickError
 from rdkit import Chem
 from rdkit.Chem import Draw, rdDepictor
+from rdkit.Chem.Draw import rdMolDraw2D
 from torch_geometric.data import Data
 
 from .data.perception import canonical_smiles, mol_from_atoms
@@ -246,6 +247,10 @@ def grid_png(molecules: Sequence[Any], path: str | Path, *,
         try:
             flat = Chem.RemoveHs(rd, sanitize=False)
             rdDepictor.Compute2DCoords(flat)
+            # some generated graphs make RDKit's drawer fail (e.g. "Cannot normalize a zero
+            # length vector"): try each alone so one molecule leaves an empty cell, not no grid
+            probe = rdMolDraw2D.MolDraw2DCairo(size, size)
+            probe.DrawMolecule(flat)
         except Exception:  # noqa: BLE001
             flat = Chem.Mol()
         mols.append(flat)

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +132,12 @@ def test_html_viewer_script_parses(molecules, tmp_path):
     script = page[page.rindex("<script>") + len("<script>"): page.rindex("</script>")]
     (tmp_path / "v.js").write_text(script)
     subprocess.run(["node", "--check", str(tmp_path / "v.js")], check=True)
+
+
+def test_grid_survives_a_molecule_rdkit_cannot_draw(tmp_path):
+    # a generated graph on which RDKit's drawer raises "Cannot normalize a zero length vector"
+    # (it stopped a QM9 training at its first validation): it becomes an empty cell
+    from fick.domains.molecules.export import grid_png, read_sdf
+
+    bad = read_sdf(Path(__file__).parent / "data" / "undrawable.sdf")
+    assert grid_png(bad * 2, tmp_path / "grid.png").stat().st_size > 0
