@@ -181,6 +181,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from fick.pipelines import modelio
+
+    model = modelio.load(args.model)
+    out = modelio.save_model(model.task, args.out, domain=model.domain,
+                             task_name=model.task_name, info=model.info, data=model.data)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"{model.domain}/{model.task_name} model written to {out} ({size:.1f} MB)")
+    return 0
+
+
 def cmd_models(args) -> int:
     from fick.pipelines import modelio, registry, tracking
 
@@ -409,6 +420,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples("fick models"),
     )
     p.set_defaults(func=cmd_models)
+
+    p = subs.add_parser(
+        "export",
+        help="write any model reference (a training checkpoint too) as a model folder",
+        description="Write a model folder (model.safetensors + fick.yaml) from a model "
+        "reference: a checkpoint of a running or stopped training (its EMA weights), "
+        "runs:/<id>/model, models:/<name>@<alias>, or a pretrained name.",
+        formatter_class=_FMT,
+        epilog=_examples(
+            "fick export outputs/molecules_qm9/<run>/checkpoints/last.ckpt --out qm9-model",
+            "fick sample qm9-model -n 100",
+        ),
+    )
+    p.add_argument("model", help="model reference or checkpoint file")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.set_defaults(func=cmd_export)
 
     p = subs.add_parser(
         "demo",

@@ -222,6 +222,8 @@ def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
             path = _model_dir_in(_download(text, tmp), text)
             return load_dir(path, source=text, device=device)
     path = Path(text)
+    if path.is_file() and path.suffix == ".ckpt":
+        return load_checkpoint(path, device=device)
     if path.exists():
         if path.is_file() and path.name in (WEIGHTS, MANIFEST):
             path = path.parent
@@ -240,6 +242,40 @@ def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
         "models:/<name>@<alias>, "
         f"or a pretrained name ({names})"
     )
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
+    """The model in a training checkpoint (``last.ckpt``, ``best.ckpt``): its EMA weights when
+    the run used EMA (Lightning stores the averaged weights as the checkpoint's state_dict)."""
+    import json
+
+    from fick.pipelines import config as config_mod
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        meta = json.loads(ckpt["fick"])
+        raw = meta["config"]
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise FickError(
+            f"'{path}' is not a readable fick training checkpoint ({type(err).__name__}): "
+            "pass a last.ckpt / best.ckpt written by fick train, or a model folder"
+        ) from err
+    cfg, plugin = config_mod.resolve_config(raw, source=str(path))
+    info = meta.get("info")
+    if info is None:  # checkpoints of older runs: rebuild the data facts the network needs
+        info = plugin.build_data(cfg.task, cfg.data, seed=cfg.seed).info
+    task = plugin.build_task(cfg.task, cfg.model, info, make_resolver(device))
+    prefix = "task."
+    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    try:
+        task.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise FickError(f"checkpoint '{path}' does not fit its own config ({first})") from err
+    task.to(device).eval()
+    return LoadedModel(task, plugin, cfg.domain, cfg.task, info, _plain(task.saved_config()),
+                       str(path), raw.get("data"))
 
 
 def make_resolver(device: str | torch.device = "cpu") -> Resolver:

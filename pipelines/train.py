@@ -305,7 +305,9 @@ def train(
                 tracking.log_dataset(run.client, run.run_id, bundle)
                 run.client.set_tag(run.run_id, "fick.data_digest", bundle.digest)
             run.start_system_metrics(resumed=bool(resume_meta))
-        module = FickModule(task, cfg.train, cfg.sample, meta=run.meta if run else {})
+        # the data facts go into every checkpoint so that a checkpoint loads as a model alone
+        meta = {**(run.meta if run else {}), "info": modelio._plain(bundle.info)}
+        module = FickModule(task, cfg.train, cfg.sample, meta=meta)
         module.samples_dir = run_dir / "samples"
         module.reporter = run.report if run else None
         datamodule = BundleDataModule(bundle, cfg.train)

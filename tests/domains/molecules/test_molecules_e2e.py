@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from rdkit import Chem
+from safetensors.torch import load_file
 from rdkit.Chem import AllChem
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,6 +50,14 @@ def test_train_tiny_then_sample_with_scaffold_and_evaluate(tmp_path):
     )
     (model,) = list((tmp_path / "outputs").glob("*/*/model"))
     assert (model / "model.safetensors").is_file()
+
+    # the last checkpoint loads as a model too: exported, it holds the saved model's weights
+    (ckpt,) = list((tmp_path / "outputs").glob("*/*/checkpoints/last.ckpt"))
+    fick("export", str(ckpt), "--out", str(tmp_path / "exported"))
+    saved = load_file(model / "model.safetensors")
+    exported = load_file(tmp_path / "exported" / "model.safetensors")
+    assert saved.keys() == exported.keys()
+    assert all(torch.equal(saved[k], exported[k]) for k in saved)
 
     # atom counts as a range: every molecule has 9..11 atoms, written as SDF with score tags
     fick("sample", str(model), "-n", "3", "--steps", "3", "--atoms", "9-11",

@@ -1,0 +1,234 @@
+"""QM9 results of a trained molecule model, written into BENCHMARKS.md (the molecules section).
+
+    python -m fick.domains.molecules.bench [--model qm9] [--n 1000] [--steps 20 50 100]
+
+What it measures, all in one run on this machine:
+- EDM's metrics (atom / molecule stability, validity, uniqueness, novelty; also from the
+  model's own bonds) of ``--n`` samples at each step count, beside EDM's published rows and the
+  real QM9 test split scored by the same evaluator (the data row);
+- training throughput (molecules/s: forward, backward and AdamW step on real QM9 batches of the
+  model's training batch size) and sampling throughput (molecules/s);
+- how sampling time grows with molecule size (10 to 100 atoms) and with batch size;
+- the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+__all__ = ["main"]
+
+BEGIN, END = "<!-- molecules:begin -->", "<!-- molecules:end -->"
+DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
+ROW_KEYS = ("atom_stability", "mol_stability", "validity", "valid_unique", "novelty")
+
+
+def _pct(v) -> str:
+    return "-" if v is None or v != v else f"{100 * float(v):.1f}"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def _timed_sample(task, n: int, steps: int, seed: int, **options) -> tuple[list, float]:
+    g = torch.Generator().manual_seed(seed)
+    t = time.perf_counter()
+    out = task.sample(n, steps=steps, generator=g, **options)
+    return out, time.perf_counter() - t
+
+
+def quality(model, reference, n: int, steps_list: list[int], seed: int) -> dict:
+    rows = {}
+    for steps in steps_list:
+        samples, seconds = _timed_sample(model.task, n, steps, seed)
+        metrics = model.task.evaluate(samples, reference)
+        metrics["molecules_per_s"] = n / seconds
+        rows[steps] = metrics
+        print(json.dumps({"steps": steps, **{k: round(float(v), 4) for k, v in metrics.items()}}),
+              flush=True)
+    return rows
+
+
+def data_row(limit: int | None) -> dict:
+    from .data import load_qm9
+    from .metrics import evaluate_molecules
+
+    qm9 = load_qm9()
+    test = qm9.test if limit is None else qm9.test.subset(range(limit))
+    records = test.records()
+    row = evaluate_molecules(records, train_smiles=qm9.train_smiles(), druglike=False,
+                             geometry=False)
+    row["n"] = len(records)
+    print(json.dumps({"data_row": row}, default=float), flush=True)
+    return row
+
+
+def train_throughput(model, reference, batch_size: int, seconds: float) -> float:
+    """Molecules/s of forward + backward + AdamW step on real training batches."""
+    from torch.utils.data import DataLoader
+
+    task = model.task
+    loader = DataLoader(reference.train, batch_size=batch_size, shuffle=True,
+                        collate_fn=reference.collate_fn,
+                        generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.AdamW(task.parameters(), lr=1e-6)  # tiny: the weights barely move
+    state = {k: v.clone() for k, v in task.state_dict().items()}
+    task.train()
+    times = []
+    start = time.perf_counter()
+    for i, batch in enumerate(loader):
+        t = time.perf_counter()
+        opt.zero_grad()
+        loss = task.loss(batch)
+        loss = loss[0] if isinstance(loss, tuple) else loss
+        loss.backward()
+        opt.step()
+        if i > 0:  # the first iteration allocates
+            times.append(time.perf_counter() - t)
+        if time.perf_counter() - start > seconds and len(times) >= 5:
+            break
+    task.load_state_dict(state)
+    task.eval()
+    return batch_size / statistics.median(times)
+
+
+def scaling(task, steps: int, seed: int) -> tuple[dict, dict]:
+    by_atoms, by_batch = {}, {}
+    for atoms in (10, 25, 50, 100):
+        _, s = _timed_sample(task, 8, steps, seed, atoms=atoms, batch_size=8)
+        by_atoms[atoms] = s / 8
+        print(json.dumps({"atoms": atoms, "s_per_molecule": round(s / 8, 4)}), flush=True)
+    for bs in (1, 8, 32, 128):
+        _, s = _timed_sample(task, bs, steps, seed, atoms=19, batch_size=bs)
+        by_batch[bs] = s / bs
+        print(json.dumps({"batch": bs, "s_per_molecule": round(s / bs, 4)}), flush=True)
+    return by_atoms, by_batch
+
+
+def render(r: dict) -> str:
+    from .metrics.published import PUBLISHED_QM9
+
+    head = ("| row | steps | atom stab. | mol stab. | validity | valid & unique | novelty "
+            "| mol stab. (own bonds) | validity (own bonds) |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in ("QM9 data (EDM paper)", "EDM (Hoogeboom 2022)", "GeoLDM (2023)",
+                 "SemlaFlow (2025)"):
+        p = PUBLISHED_QM9[name]
+        steps = {"EDM (Hoogeboom 2022)": "1000", "GeoLDM (2023)": "1000",
+                 "SemlaFlow (2025)": "20"}.get(name, "-")
+        lines.append(f"| {name} (published) | {steps} | " + " | ".join(
+            _pct(p.get(k)) for k in ROW_KEYS) + " | - | - |")
+    d = r["data_row"]
+    lines.append(f"| QM9 test split, {d['n']:,} molecules (fick's evaluator) | - | "
+                 + " | ".join(_pct(d.get(k)) for k in ROW_KEYS) + " | - | - |")
+    for steps, m in r["quality"].items():
+        lines.append(f"| **{r['model']}**, {r['n']:,} samples | {steps} | "
+                     + " | ".join(_pct(m.get(k)) for k in ROW_KEYS)
+                     + f" | {_pct(m.get('mol_stability_given_bonds'))}"
+                     + f" | {_pct(m.get('validity_given_bonds'))} |")
+    speed = [f"| {s} | {m['molecules_per_s']:.2f} |" for s, m in r["quality"].items()]
+    atoms = " | ".join(f"{a}: {v:.3f}" for a, v in r["by_atoms"].items())
+    batch = " | ".join(f"{b}: {v:.3f}" for b, v in r["by_batch"].items())
+    return "\n".join([
+        "### Molecules: QM9 (EDM protocol)",
+        "",
+        f"Model `{r['model']}` ({r['params']:,} parameters; {r['about']}). Samples with atom "
+        "counts drawn from the training distribution. Stability and validity from "
+        "EDM's distance-based bonds (EDM's tables and valencies) as in the EDM paper; the "
+        "\"own bonds\" columns score the bonds the model generated. Validity: RDKit sanitisation"
+        " of the largest fragment; valid & unique: unique valid SMILES over all samples; novelty:"
+        " unique valid SMILES not in the training split. Published rows are copied from the "
+        "papers (SemlaFlow uses its own metric definitions).",
+        "",
+        *lines,
+        "",
+        f"Sampling throughput ({r['threads']} torch threads, the shared 2-core machine), "
+        "molecules/s by step count:",
+        "",
+        "| steps | molecules/s |",
+        "|---:|---:|",
+        *speed,
+        "",
+        f"Training throughput: {r['train_mol_s']:.0f} molecules/s (median iteration, batch "
+        f"{r['batch_size']}, forward + backward + AdamW on QM9 batches, {r['threads']} threads)."
+        f" Peak resident memory of the benchmark process: {r['peak_mb']:.0f} MB.",
+        "",
+        f"Seconds per molecule at {r['scaling_steps']} steps, by atoms per molecule (batch 8): "
+        f"{atoms}. By batch size (19 atoms): {batch}.",
+        "",
+        f"Command: `{r['command']}` ({r['date']})",
+    ])
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace the molecules section of ``path`` (appended with its markers when absent)."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    section = f"{BEGIN}\n{body}\n{END}"
+    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="qm9", help="model reference (default: shipped qm9)")
+    ap.add_argument("--n", type=int, default=1000, help="samples per step count")
+    ap.add_argument("--steps", type=int, nargs="+", default=[20, 50, 100])
+    ap.add_argument("--data-limit", type=int, default=None,
+                    help="score only the first N test molecules for the data row")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-seconds", type=float, default=30)
+    ap.add_argument("--scaling-steps", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=64, help="training batch for throughput")
+    ap.add_argument("--about", default="trained with `fick train configs/molecules/qm9.yaml`",
+                    help="how the model was trained (goes into the table's caption)")
+    ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args(argv)
+
+    from fick.pipelines import modelio, sampling
+
+    torch.set_num_threads(args.threads)
+    model = modelio.load(args.model)
+    model.task.eval()
+    reference = sampling.reference_data(model, None)
+    r = {
+        "model": args.model,
+        "n": args.n,
+        "threads": args.threads,
+        "params": sum(p.numel() for p in model.task.parameters()),
+        "about": args.about,
+        "data_row": data_row(args.data_limit),
+        "quality": quality(model, reference, args.n, args.steps, args.seed),
+        "batch_size": args.batch_size,
+        "scaling_steps": args.scaling_steps,
+        "command": "python -m fick.domains.molecules.bench " + " ".join(argv or sys.argv[1:]),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    r["train_mol_s"] = train_throughput(model, reference, r["batch_size"], args.train_seconds)
+    r["by_atoms"], r["by_batch"] = scaling(model.task, args.scaling_steps, args.seed)
+    r["peak_mb"] = _peak_rss_mb()
+    body = render(r)
+    print(body)
+    if not args.no_write:
+        write_section(args.benchmarks, body)
+        print(f"written to {args.benchmarks}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
