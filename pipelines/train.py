@@ -132,9 +132,19 @@ class _Run:
         self.cfg = cfg
         if resume_meta:
             self.uri = os.environ.get("MLFLOW_TRACKING_URI") or resume_meta["tracking_uri"]
+            if not self._run_exists(self.uri, resume_meta["run_id"]):
+                # a checkpoint carried to another machine (or a committed one): its run is not
+                # in any store here, so the training state continues in a new run
+                self.uri = tracking.tracking_uri(cfg.tracking.tracking_uri)
+                print(f"fick: run {resume_meta['run_id']} of this checkpoint is not in "
+                      f"{resume_meta['tracking_uri']}; continuing it in a new run in {self.uri}")
+                cfg.tracking.tags = {**cfg.tracking.tags,
+                                     "fick.resumed_from_run": resume_meta["run_id"]}
+                resume_meta = None
         else:
             self.uri = tracking.tracking_uri(cfg.tracking.tracking_uri)
         self.client = tracking.client(self.uri)
+        self.resumed = bool(resume_meta)
         if resume_meta:
             self.run_id = resume_meta["run_id"]
             try:
@@ -169,6 +179,14 @@ class _Run:
         self.monitor = None
         if not resume_meta:
             self.prior_seconds = 0.0
+
+    @staticmethod
+    def _run_exists(uri: str, run_id: str) -> bool:
+        try:
+            tracking.require_store(uri)  # never create an empty store just to look
+            return tracking.client(uri).get_run(run_id) is not None
+        except Exception:  # noqa: BLE001 - no store, no such run: both mean "not here"
+            return False
 
     def _start(self, raw: dict) -> None:
         """Folder, tags, params and the config file of a new run."""
@@ -301,10 +319,10 @@ def train(
         signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if run is not None:
-            if not resume_meta:
+            if not run.resumed:
                 tracking.log_dataset(run.client, run.run_id, bundle)
                 run.client.set_tag(run.run_id, "fick.data_digest", bundle.digest)
-            run.start_system_metrics(resumed=bool(resume_meta))
+            run.start_system_metrics(resumed=run.resumed)
         # the data facts go into every checkpoint so that a checkpoint loads as a model alone
         meta = {**(run.meta if run else {}), "info": modelio._plain(bundle.info)}
         module = FickModule(task, cfg.train, cfg.sample, meta=meta)

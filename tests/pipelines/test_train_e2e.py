@@ -161,3 +161,28 @@ def test_classifier_task_trains_with_validation_metrics(workdir):
     # a separable ring of 4 blobs: 30 steps of a small MLP classify most validation points
     assert run.data.metrics["val/accuracy"] > 0.7
     assert "samples" not in {a.path for a in mlflow_runs()[0].list_artifacts(run.info.run_id)}
+
+
+def test_a_checkpoint_carried_to_another_store_continues_in_a_new_run(workdir, monkeypatch):
+    # a committed checkpoint resumed in a later session on a fresh machine: its MLflow run is
+    # nowhere to be found, so the training state continues in a new run of the local store
+    import shutil
+
+    cfg = write_config(workdir / "tiny.yaml", train={"max_steps": 6, "val_every_n_steps": 6})
+    assert run_cli("train", cfg) == 0
+    _, (first,) = mlflow_runs()
+    (ckpt,) = list(workdir.glob("outputs/*/*/checkpoints/last.ckpt"))
+    carried = workdir / "elsewhere"
+    carried.mkdir()
+    for f in ckpt.parent.iterdir():
+        shutil.copy(f, carried / f.name)
+    shutil.rmtree(workdir / "outputs")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'other.db'}")
+
+    assert run_cli("train", "--resume", carried / "last.ckpt",
+                   "--set", "train.max_steps=12") == 0
+    client, (run,) = mlflow_runs()
+    assert run.info.run_id != first.info.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["fick.resumed_from_run"] == first.info.run_id
+    steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss"))
+    assert steps and steps[0] >= 6 and steps[-1] >= 10  # from the checkpoint's step to the end
