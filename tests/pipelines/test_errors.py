@@ -79,7 +79,8 @@ def test_help_has_examples_for_every_command(capsys):
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"train", "sample", "evaluate", "compare", "data", "models", "demo"}
+    expected = {"train", "sample", "evaluate", "compare", "data", "models", "demo", "export"}
+    assert set(commands) == expected
     for name, sub in commands.items():
         assert "examples:" in sub.format_help(), name
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from rdkit import Chem
-from safetensors.torch import load_file
 from rdkit.Chem import AllChem
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[3]
 FICK = [sys.executable, "-c", "import sys; from fick.pipelines.cli import main; sys.exit(main())"]
