@@ -234,8 +234,10 @@ def track_evaluation(
     params: dict[str, Any],
     files_dir: Path | None,
     run_name: str | None = None,
+    kind: str = "evaluation",
 ) -> str:
-    """Log one evaluation as an MLflow run (params, metrics, sample files); returns its id."""
+    """Log one evaluation (or sampling, ``kind="samples"``) as an MLflow run: params, metrics,
+    sample files; returns its id."""
     from fick.pipelines import tracking
 
     client = tracking.client(tracking.tracking_uri())
@@ -243,7 +245,7 @@ def track_evaluation(
     run = client.create_run(
         exp,
         run_name=run_name,
-        tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": "evaluation"},
+        tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": kind},
     )
     status = "FAILED"
     try:
