@@ -1,9 +1,12 @@
 """Throughput of the audio tasks: training items/s and the real-time factor of sampling.
 
-    python -m fick.domains.audio.bench [--threads 1] [--steps 5] [--n 16]
+    python -m fick.domains.audio.bench [--threads 1] [--steps 5] [--n 16] [--model spoken-digits]
 
-Uses the spoken-digits data (synthesised into the cache on first use) and the model sections of
-``configs/audio/*.yaml`` as given; weights are untrained, which does not change the speed.
+Training throughput: the spoken-digits data (synthesised into the cache on first use) and the
+model sections of ``configs/audio/*.yaml`` as given (untrained weights: the speed is the same).
+Sampling: the shipped ``spoken-digits`` model (or ``--model``, any model reference) at 25 and 50
+steps with its own sampler and guidance, decoded with Griffin-Lim and, when the model embeds one,
+its neural vocoder; ``--model none`` times untrained networks built from the configs instead.
 Real-time factor = seconds of audio generated / seconds of compute (> 1: faster than real time).
 """
 
@@ -45,6 +48,37 @@ def train_throughput(task, loader, steps: int) -> float:
     return items / elapsed, items / cpu
 
 
+def sample_rows(task, name: str, vocoders: dict, n: int) -> list[tuple]:
+    """Real-time factor of ``task.sample`` at 25 and 50 steps with each vocoder (None:
+    Griffin-Lim), per wall second and per CPU second."""
+    rows = []
+    shipped_vocoder = task.vocoder
+    n_params = sum(p.numel() for p in task.denoiser.parameters())
+    task.eval()
+    try:
+        for label, vocoder in vocoders.items():
+            task.vocoder = vocoder
+            for steps in (25, 50):
+                g = torch.Generator().manual_seed(0)
+                t0, c0 = time.perf_counter(), time.process_time()
+                clips = task.sample(n, steps=steps, generator=g)
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+                audio = sum(c.seconds for c in clips)
+                rows.append(
+                    (
+                        f"sample {name} {steps} steps {task.cfg.sampler} "
+                        f"CFG {task.cfg.guidance} + {label}",
+                        n_params,
+                        audio / seconds,
+                        audio / cpu,
+                        "x real time",
+                    )
+                )
+    finally:
+        task.vocoder = shipped_vocoder
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -52,6 +86,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--n", type=int, default=16, help="clips sampled for the real-time factor")
     parser.add_argument("--per-class", type=int, default=20)
+    parser.add_argument(
+        "--model",
+        default="spoken-digits",
+        help="model whose sampling is timed (default: the shipped spoken-digits; 'none': "
+        "untrained networks from the configs)",
+    )
+    parser.add_argument("--no-train", action="store_true", help="skip the training rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -74,6 +115,8 @@ def main(argv=None) -> int:
     ):
         task = plugin.build_task(task_name, _model_section(config), info, None)
         companions[task_name] = task
+        if args.no_train:
+            continue
         n_params = sum(p.numel() for p in task.parameters())
         rows.append(
             (
@@ -98,33 +141,26 @@ def main(argv=None) -> int:
         )
         task = plugin.build_task("diffusion", cfg, info, resolve)
         n_params = sum(p.numel() for p in task.denoiser.parameters())
-        rows.append(
-            (
-                f"train diffusion {denoiser}",
-                n_params,
-                *train_throughput(task, loader, args.steps),
-                "items/s",
-            )
-        )
-        task.eval()
-        for vocoder in ("griffin-lim", "voc"):
-            task.vocoder = None if vocoder == "griffin-lim" else companions["vocoder"]
-            for steps in (25, 50):
-                g = torch.Generator().manual_seed(0)
-                t0, c0 = time.perf_counter(), time.process_time()
-                clips = task.sample(args.n, steps=steps, generator=g)
-                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-                audio = sum(c.seconds for c in clips)
-                label = "Vocos" if vocoder == "voc" else "Griffin-Lim"
-                rows.append(
-                    (
-                        f"sample {denoiser} {steps} steps CFG {cfg.guidance} + {label}",
-                        n_params,
-                        audio / seconds,
-                        audio / cpu,
-                        "x real time",
-                    )
+        if not args.no_train:
+            rows.append(
+                (
+                    f"train diffusion {denoiser}",
+                    n_params,
+                    *train_throughput(task, loader, args.steps),
+                    "items/s",
                 )
+            )
+        if args.model == "none":
+            vocoders = {"Griffin-Lim": None, "Vocos (untrained)": companions["vocoder"]}
+            rows += sample_rows(task, f"{denoiser} (untrained)", vocoders, args.n)
+    if args.model != "none":
+        from fick.pipelines import modelio
+
+        task = modelio.load(args.model).task
+        vocoders = {"Griffin-Lim": None}
+        if task.vocoder is not None:
+            vocoders["neural vocoder"] = task.vocoder
+        rows += sample_rows(task, f"{args.model} {task.cfg.denoiser}", vocoders, args.n)
     # Wall-clock figures depend on what else runs on the machine; per CPU-second figures
     # (process time) are what the same work costs on an otherwise idle core.
     print(f"threads={args.threads}, batch={args.batch}, n={args.n}")
