@@ -156,6 +156,17 @@ class FickModule(L.LightningModule):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def on_train_start(self):
+        # Lightning has restored the optimizer and scheduler of a resumed run by now, with the
+        # learning rate they had. The config wins: `--resume RUN --set train.lr=1e-4` (or a new
+        # lr_schedule / max_steps, e.g. a cosine cool-down) takes effect from the current step.
+        sched = self.lr_schedulers()
+        for s in sched if isinstance(sched, list) else [sched] if sched is not None else []:
+            s.base_lrs = [self.train_cfg.lr for _ in s.base_lrs]
+            for group, base, factor in zip(s.optimizer.param_groups, s.base_lrs, s.lr_lambdas):
+                group["initial_lr"] = base
+                group["lr"] = base * factor(s.last_epoch)
+
     # -- validation ----------------------------------------------------------------------
     def validation_step(self, batch, batch_idx):
         if batch is None:

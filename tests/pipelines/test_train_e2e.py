@@ -186,3 +186,18 @@ def test_a_checkpoint_carried_to_another_store_continues_in_a_new_run(workdir, m
     assert run.data.tags["fick.resumed_from_run"] == first.info.run_id
     steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss"))
     assert steps and steps[0] >= 6 and steps[-1] >= 10  # from the checkpoint's step to the end
+
+
+def test_resume_takes_the_learning_rate_of_the_overridden_config(workdir):
+    cfg = write_config(
+        workdir / "tiny.yaml",
+        train={"max_steps": 6, "val_every_n_steps": 6, "lr_schedule": "constant",
+               "warmup_steps": 0, "lr": 1e-3},
+    )
+    assert run_cli("train", cfg) == 0
+    _, (run,) = mlflow_runs()
+    assert run_cli("train", "--resume", run.info.run_id, "--set", "train.max_steps=12",
+                   "--set", "train.lr=2e-4") == 0
+    client, _ = mlflow_runs()
+    lrs = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "lr-AdamW")}
+    assert lrs and all(abs(v - (1e-3 if s < 6 else 2e-4)) < 1e-12 for s, v in lrs.items()), lrs
