@@ -285,7 +285,7 @@ def train(
     import lightning as L
     from fick.pipelines import modelio
     from fick.pipelines.lightning_module import AtomicCheckpointIO, BundleDataModule, FickModule
-    from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
     tracking.quiet()
     _quiet_lightning()
@@ -355,7 +355,7 @@ def train(
             # Lightning's weight averaging cannot average sharded parameters
             print("fick: EMA is not supported with FSDP; training without it")
         elif cfg.train.ema_decay:
-            callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
+            callbacks.append(warmed_up_ema(cfg.train.ema_decay))
         logger = _Logger(
             experiment_name=cfg.experiment,
             tracking_uri=os.environ.get("FICK_TRACKING_URI")
@@ -422,6 +422,29 @@ def train(
             for key in ("FICK_RUN_ID", "FICK_RUN_DIR", "FICK_TRACKING_URI"):
                 os.environ.pop(key, None)
             run.end(status)
+
+
+def ema_warmup_avg_fn(decay: float):
+    """EMA update with the usual warm-up (timm, diffusers): the decay after n updates is
+    min(decay, (1 + n) / (10 + n)), so a short run is not dominated by its initial weights
+    (with a fixed 0.999 they still weigh 37% after 1000 steps)."""
+    import torch
+
+    def avg_fn(averaged: torch.Tensor, current: torch.Tensor, num_averaged) -> torch.Tensor:
+        n = torch.as_tensor(num_averaged, dtype=averaged.dtype, device=averaged.device)
+        d = torch.clamp((1 + n) / (10 + n), max=decay)
+        return averaged + (current - averaged) * (1 - d)
+
+    return avg_fn
+
+
+def warmed_up_ema(decay: float):
+    """Lightning's EMA callback with :func:`ema_warmup_avg_fn` as its update."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    callback = EMAWeightAveraging(decay=decay)
+    callback._kwargs["avg_fn"] = ema_warmup_avg_fn(decay)  # passed on to AveragedModel
+    return callback
 
 
 def _register(run: _Run, name: str, alias: str) -> None:

@@ -201,3 +201,15 @@ def test_resume_takes_the_learning_rate_of_the_overridden_config(workdir):
     client, _ = mlflow_runs()
     lrs = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "lr-AdamW")}
     assert lrs and all(abs(v - (1e-3 if s < 6 else 2e-4)) < 1e-12 for s, v in lrs.items()), lrs
+
+
+def test_ema_warms_up_then_uses_the_configured_decay():
+    from fick.pipelines.train import ema_warmup_avg_fn, warmed_up_ema
+
+    avg = ema_warmup_avg_fn(0.999)
+    zero, one = torch.zeros(3), torch.ones(3)
+    # first update: decay 1/10, the average moves 90% of the way to the current weights
+    assert torch.allclose(avg(zero, one, torch.tensor(0)), torch.full((3,), 0.9))
+    # late: the configured decay
+    assert torch.allclose(avg(zero, one, torch.tensor(10**6)), torch.full((3,), 0.001))
+    assert warmed_up_ema(0.99)._kwargs["avg_fn"] is not None
