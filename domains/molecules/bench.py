@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import resource
+import shlex
 import statistics
 import sys
 import time
@@ -260,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         "quality": quality(model, reference, args.n, args.steps, args.seed),
         "batch_size": args.batch_size,
         "scaling_steps": args.scaling_steps,
-        "command": "python -m fick.domains.molecules.bench " + " ".join(argv or sys.argv[1:]),
+        "command": shlex.join(["python", "-m", "fick.domains.molecules.bench",
+                               *(argv if argv is not None else sys.argv[1:])]),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     r["train_mol_s"] = train_throughput(model, reference, r["batch_size"], args.train_seconds)
