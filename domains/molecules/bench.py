@@ -141,8 +141,8 @@ def training_curve(run_id: str) -> list[dict]:
 
 
 def render_curve(curve: list[dict], run_id: str) -> str:
-    lines = ["| step | wall-clock hours (1 thread, shared machine) | atom stab. | mol stab. | validity "
-             "| mol stab. (own bonds) | validity (own bonds) |",
+    lines = ["| step | wall-clock hours (1 thread, shared machine) | atom stab. | mol stab. "
+             "| validity | mol stab. (own bonds) | validity (own bonds) |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in curve:
         lines.append(f"| {r['step']} | {r['hours']:.2f} | {_pct(r.get('val/atom_stability'))} | "
