@@ -1,18 +1,27 @@
-"""Video benchmarks: sampling throughput of a config's architecture, and the reference rows of
-the motion-physics metric on real moving-digits clips.
+"""Benchmark of the shipped moving-digits video model: per-frame class accuracy and FID (image
+classifier), motion physics error (temporal consistency), FVD and clip accuracy (video
+classifier), each beside the same metrics of real clips, and the sampling throughput in frames per
+second. Writes its section into BENCHMARKS.md between ``<!-- video:begin -->`` and
+``<!-- video:end -->``.
 
-    python -m fick.domains.images.video.bench --config configs/images/moving-digits.yaml \
-        --n 8 --steps 25 --threads 2
+    python -m fick.domains.images.video.bench                     # the shipped model, 200 clips
+    python -m fick.domains.images.video.bench --n 40 --no-write   # a quick look, nothing written
+    python -m fick.domains.images.video.bench --config configs/images/moving-digits.yaml --no-write
+        # throughput of a config's architecture, untrained (no metrics)
 
-Throughput does not depend on the weights, so the network is built untrained from the config
-(with its guidance setting: classifier-free guidance doubles the batch). Frames per second count
-every generated frame of every clip.
+Labels cycle 0..9 so every class is represented equally. The real rows: validation clips
+(accuracies, physics) and training vs validation clips, as many as compared (FID, FVD).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import torch
 import yaml
@@ -22,25 +31,94 @@ from .data import build_video_data
 from .moving_digits import moving_digits
 from .physics import motion_physics_error
 
-__all__ = ["main", "physics_reference", "sampling_throughput"]
+__all__ = [
+    "format_section",
+    "main",
+    "physics_reference",
+    "run_benchmark",
+    "sampling_throughput",
+    "write_section",
+]
+
+BEGIN, END = "<!-- video:begin -->", "<!-- video:end -->"
+DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "BENCHMARKS.md"
+
+
+def _load(model: str):
+    """A shipped name or a model folder (any model reference when the platform is installed)."""
+    try:
+        from fick.pipelines import modelio
+    except ImportError:  # pragma: no cover - the domain alone: read the shipped folder directly
+        modelio = None
+    if modelio is not None:
+        return modelio.load(model).task.eval()
+    from safetensors.torch import load_model
+
+    from ..plugin import ImagesPlugin
+
+    plugin = ImagesPlugin()
+    folder = Path(model) if Path(model).is_dir() else plugin.pretrained()[model]
+    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
+    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
+    load_model(task, str(folder / "model.safetensors"))
+    return task.eval()
+
+
+def _timed_sample(task, n: int, steps: int, sampler, guidance, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    task.sample(1, steps=2, generator=torch.Generator().manual_seed(seed))  # warm-up
+    t0 = time.perf_counter()
+    clips = task.sample(n, steps=steps, sampler=sampler, guidance=guidance, generator=generator)
+    return clips, time.perf_counter() - t0
+
+
+def run_benchmark(
+    model: str = "moving-digits",
+    n: int = 200,
+    steps: int | None = None,
+    sampler: str | None = None,
+    guidance: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Sample ``n`` clips of a trained model (labels cycling over the classes), time it, and
+    evaluate them against the data the model was trained on."""
+    task = _load(model)
+    steps = steps or task.cfg.steps
+    sampler = sampler or task.cfg.sampler
+    guidance = task.cfg.guidance if guidance is None else float(guidance)
+    clips, seconds = _timed_sample(task, n, steps, sampler, guidance, seed)
+    frames = sum(len(c.frames) for c in clips)
+    metrics = task.evaluate(clips, None)
+    return {
+        "model": model,
+        "n": n,
+        "frames": frames,
+        "shape": tuple(clips[0].frames.shape),  # (T, C, H, W)
+        "steps": steps,
+        "sampler": sampler,
+        "guidance": guidance,
+        "seconds": seconds,
+        "frames_per_s": frames / seconds,
+        "threads": torch.get_num_threads(),
+        "params": sum(p.numel() for p in task.net.parameters()),
+        "num_real": task.cfg.num_metric_samples,
+        "metrics": metrics,
+    }
 
 
 def sampling_throughput(config_path: str, n: int, steps: int, sampler: str | None = None) -> dict:
-    """Frames per second of ``n`` clips at ``steps`` steps with the config's architecture."""
+    """Frames per second of ``n`` clips at ``steps`` steps with a config's architecture, built
+    untrained (throughput does not depend on the weights; companions are left out)."""
     from . import build_video_task
 
     raw = yaml.safe_load(open(config_path))
     data_cfg = VideoDataConfig(**{**raw.get("data", {}), "num_train": 2, "num_val": 0})
     model_cfg = dict(raw.get("model", {}))
     for key in ("vae", "metrics_classifier", "video_classifier"):
-        model_cfg[key] = None  # companions are not needed to time the denoiser
+        model_cfg[key] = None
     info = build_video_data("video-diffusion", data_cfg).info
     task = build_video_task("video-diffusion", VideoDiffusionConfig(**model_cfg), info, None).eval()
-    gen = torch.Generator().manual_seed(0)
-    task.sample(1, steps=2, generator=gen)  # warm-up
-    t0 = time.perf_counter()
-    clips = task.sample(n, steps=steps, sampler=sampler, generator=gen)
-    seconds = time.perf_counter() - t0
+    clips, seconds = _timed_sample(task, n, steps, sampler, None, 0)
     frames = sum(len(c.frames) for c in clips)
     return {
         "clips": n,
@@ -68,20 +146,105 @@ def physics_reference(n: int = 256, seed: int = 1) -> dict:
     return out
 
 
+def _fmt(metrics: dict, key: str, digits: int = 3) -> str:
+    value = metrics.get(key)
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_section(r: dict, command: str) -> str:
+    m = r["metrics"]
+    t, c, h, w = r["shape"]
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [
+        ("samples", ""),
+        ("real clips", "_real"),
+    ]
+    table = [
+        "| | frame accuracy | frame FID | motion RMSE (px) | speed error | FVD | clip accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, suffix in rows:
+        table.append(
+            f"| {name} | {_fmt(m, 'frame_accuracy' + suffix)} | {_fmt(m, 'fid_frames' + suffix)} "
+            f"| {_fmt(m, 'motion_rmse_px' + suffix)} | {_fmt(m, 'speed_error' + suffix)} "
+            f"| {_fmt(m, 'fvd' + suffix)} | {_fmt(m, 'video_accuracy' + suffix)} |"
+        )
+    lines = [
+        f"### Video: class-conditional moving digits ({t} frames of {h}x{w})",
+        "",
+        f"Model `{r['model']}` (Latte-style video DiT in pixel space, {r['params'] / 1e6:.2f}M "
+        f"denoiser parameters), {r['n']} clips with labels cycling 0..9, {r['sampler']} "
+        f"{r['steps']} steps, CFG {r['guidance']:g}. Frame accuracy and frame FID: digit crops in "
+        "the feature space of the shipped image classifier (`digits-classifier`); motion RMSE and "
+        "speed error: the tracked digit's trajectory against the recipe's physics (straight lines, "
+        "bounces); FVD and clip accuracy: the video classifier trained by fick "
+        "(`configs/images/moving-digits-classifier.yaml`). Real rows: validation clips "
+        "(accuracies, physics) and training vs validation clips (FID, FVD), "
+        f"{r['num_real'] or 'all'} real clips. All networks were trained by fick; nothing was "
+        "downloaded.",
+        "",
+        *table,
+        "",
+        f"Sampling throughput: {r['frames_per_s']:.1f} frames/s on CPU ({r['threads']} "
+        f"thread{'s' if r['threads'] != 1 else ''}, "
+        f"the shared 2-core machine; {r['seconds']:.0f} s for {r['n']} clips, {r['frames']} "
+        "frames).",
+        "",
+        f"Command: `{command}` ({date})",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace the video section of ``path`` (appended with its markers when absent)."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    section = f"{BEGIN}\n{body}\n{END}"
+    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="configs/images/moving-digits.yaml")
-    parser.add_argument("--n", type=int, default=8, help="clips to sample")
-    parser.add_argument("--steps", type=int, default=25)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="moving-digits", help="shipped name or model folder")
+    parser.add_argument(
+        "--config", default=None, help="time an untrained config's architecture instead"
+    )
+    parser.add_argument("--n", type=int, default=200, help="clips to sample (default 200)")
+    parser.add_argument("--steps", type=int, default=None, help="default: the model's")
     parser.add_argument("--sampler", default=None)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--reference-clips", type=int, default=256)
+    parser.add_argument("--guidance", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--benchmarks", type=Path, default=DEFAULT_BENCHMARKS, help="BENCHMARKS.md to update"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    print("physics reference (real clips):", physics_reference(args.reference_clips))
-    print("sampling:", sampling_throughput(args.config, args.n, args.steps, args.sampler))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.config:
+        print("physics reference (real clips):", physics_reference())
+        print("sampling:", sampling_throughput(args.config, args.n, args.steps or 25, args.sampler))
+        return 0
+    r = run_benchmark(args.model, args.n, args.steps, args.sampler, args.guidance, args.seed)
+    argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = f"python -m fick.domains.images.video.bench {argv_text}".strip()
+    if os.environ.get("OMP_NUM_THREADS"):
+        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
+    section = format_section(r, command)
+    print(section)
+    print("\nall metrics:", {k: round(float(v), 4) for k, v in r["metrics"].items()})
+    if not args.no_write:
+        write_section(args.benchmarks, section)
+        print(f"\nwrote the video section of {args.benchmarks}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

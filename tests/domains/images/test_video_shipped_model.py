@@ -1,0 +1,57 @@
+"""The shipped moving-digits models: found by the plugin, small, self-contained (the video model
+embeds its image and video classifiers). The video classifier classifies real clips; the video
+model (a short CPU training, see BENCHMARKS.md) draws clips with one moving blob of ink per frame.
+Its class fidelity is not asserted: it is near chance at that training length."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from fick.domains.images.plugin import ImagesPlugin
+from fick.domains.images.video.metrics import digit_crops
+from fick.domains.images.video.physics import digit_centroids
+from safetensors.torch import load_model
+
+plugin = ImagesPlugin()
+
+
+def _shipped(name: str):
+    folder = plugin.pretrained().get(name)
+    if folder is None:
+        pytest.skip(f"no shipped {name!r} model in this checkout")
+    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
+    # No resolver: the companion networks must be embedded in the saved model.
+    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
+    load_model(task, str(folder / "model.safetensors"), strict=True)
+    return task.eval(), folder
+
+
+def test_shipped_video_classifier_is_small_and_classifies_real_clips():
+    task, folder = _shipped("moving-digits-classifier")
+    assert (folder / "model.safetensors").stat().st_size < 5 * 2**20
+    from fick.domains.images.video.data import build_video_data
+
+    data = build_video_data(
+        "video-classifier", {**task.info["data"], "num_train": 1, "num_val": 64}
+    )
+    _, logits = task.features_and_logits(data.val.videos())
+    assert (logits.argmax(1) == data.val.labels).float().mean() >= 0.9
+
+
+def test_shipped_moving_digits_is_small_self_contained_and_draws_moving_clips():
+    task, folder = _shipped("moving-digits")
+    assert (folder / "model.safetensors").stat().st_size < 10 * 2**20
+    assert task.metrics_classifier is not None and task.video_classifier is not None
+    clips = task.sample(
+        4, steps=10, condition={"label": 3}, generator=torch.Generator().manual_seed(0)
+    )
+    assert [c.label for c in clips] == [3] * 4
+    videos = torch.stack([c.frames for c in clips])  # (N, T, C, H, W)
+    assert videos.shape == (4, 16, 1, 32, 32) and torch.isfinite(videos).all()
+    grey = ((videos.mean(2) + 1) / 2).numpy()
+    assert (grey.max(axis=(2, 3)) > 0.5).all()  # ink in every frame
+    centres = digit_centroids(grey, 1)[:, :, 0]  # (N, T, 2)
+    path = np.linalg.norm(np.diff(centres, axis=1), axis=-1).sum(1)
+    assert np.isfinite(centres).all() and (path > 2.0).all()  # the digit moves
+    crops = digit_crops(grey, digit_centroids(grey, 1), 14, 16)
+    assert crops.shape == (4 * 16, 1, 16, 16)
