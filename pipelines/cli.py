@@ -165,7 +165,7 @@ def cmd_evaluate(args) -> int:
         speed = result.items_per_s
     try:
         reference = sampling.reference_data(model, args.reference, args.data)
-    except _user_errors() as err:
+    except FickError as err:
         if args.reference:
             raise
         print(f"note: the training data could not be rebuilt ({_one_line(err)})")
@@ -469,12 +469,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from fick.domains.base import FickError
-
-    return (FickError,)
-
-
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return text or type(err).__name__
@@ -489,10 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
     parser = build_parser()
     args = parser.parse_args(argv)
-    user_errors = _user_errors()
+    from fick.domains.base import FickError
+
     try:
         return int(args.func(args) or 0)
-    except user_errors as err:
+    except FickError as err:
         print(f"fick: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:

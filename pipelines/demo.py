@@ -26,7 +26,6 @@ def run_demo(
     none is shipped), else 2."""
     from fick.pipelines import modelio, registry, sampling, tracking
 
-    user_errors = (FickError,)
 
     plugins = registry.available()
     if domains:
@@ -54,12 +53,12 @@ def run_demo(
                 result = sampling.draw(model, n, target, steps=steps)
                 try:
                     reference = sampling.reference_data(model, None)
-                except user_errors as err:
+                except FickError as err:
                     print(f"[{domain}] {model_name}: no reference data ({err}); metrics without it")
                     reference = None
                 try:
                     metrics = sampling.evaluate_samples(model, result.samples, reference)
-                except user_errors as err:
+                except FickError as err:
                     print(f"[{domain}] {model_name}: {err}")
                     metrics = {}
                 metrics["sample/items_per_s"] = result.items_per_s
@@ -71,7 +70,7 @@ def run_demo(
                     files_dir=target,
                     run_name=model_name,
                 )
-            except user_errors as err:
+            except FickError as err:
                 failures += 1
                 print(f"[{domain}] {model_name}: failed: {err}")
                 continue

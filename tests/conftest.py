@@ -28,3 +28,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def load_shipped():
+    """``load_shipped(plugin, name)`` -> (task in eval mode, folder) of a shipped model, built
+    without a resolver so that any companion network must be embedded in the saved model;
+    skips when the checkout has no such model."""
+    import yaml
+    from safetensors.torch import load_model
+
+    def load(plugin, name: str):
+        folder = plugin.pretrained().get(name)
+        if folder is None:
+            pytest.skip(f"no shipped {name!r} model in this checkout")
+        manifest = yaml.safe_load((folder / "fick.yaml").read_text())
+        task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
+        load_model(task, str(folder / "model.safetensors"), strict=True)
+        return task.eval(), folder
+
+    return load

@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 
 import torch
+from fick.domains import benchmarks
+from fick.domains.benchmarks import markers
 
 __all__ = ["main", "run_benchmark", "write_section"]
 
-BEGIN, END = "<!-- images:begin -->", "<!-- images:end -->"
+BEGIN, END = markers("images")
 DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
@@ -102,16 +104,8 @@ def format_table(r: dict, command: str) -> str:
 
 
 def write_section(path: Path, body: str) -> None:
-    """Replace the images section of ``path`` (created with its markers when absent)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    section = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    """Replace the images section of ``path`` (appended with its markers when absent)."""
+    benchmarks.write_section(path, "images", body)
 
 
 def main(argv: list[str] | None = None) -> int:

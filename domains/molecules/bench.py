@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 import torch
+from fick.domains import benchmarks
 
 __all__ = ["main"]
 
-BEGIN, END = "<!-- molecules:begin -->", "<!-- molecules:end -->"
 DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 ROW_KEYS = ("atom_stability", "mol_stability", "validity", "valid_unique", "novelty")
 
@@ -213,18 +213,6 @@ def render(r: dict) -> str:
     ])
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace the molecules section of ``path`` (appended with its markers when absent)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    section = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="qm9", help="model reference (default: shipped qm9)")
@@ -273,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     body = render(r)
     print(body)
     if not args.no_write:
-        write_section(args.benchmarks, body)
+        benchmarks.write_section(args.benchmarks, "molecules", body)
         print(f"written to {args.benchmarks}", file=sys.stderr)
     return 0
 

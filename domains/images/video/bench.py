@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 import yaml
+from fick.domains import benchmarks
+from fick.domains.benchmarks import markers
 
 from .config import VideoDataConfig, VideoDiffusionConfig
 from .data import build_video_data
@@ -40,7 +42,7 @@ __all__ = [
     "write_section",
 ]
 
-BEGIN, END = "<!-- video:begin -->", "<!-- video:end -->"
+BEGIN, END = markers("video")
 DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "BENCHMARKS.md"
 
 
@@ -197,14 +199,7 @@ def format_section(r: dict, command: str) -> str:
 
 def write_section(path: Path, body: str) -> None:
     """Replace the video section of ``path`` (appended with its markers when absent)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    section = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    benchmarks.write_section(path, "video", body)
 
 
 def main(argv: list[str] | None = None) -> int:

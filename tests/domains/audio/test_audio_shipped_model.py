@@ -1,27 +1,14 @@
 """The shipped spoken-digits model: found by the plugin, self-contained, follows the label."""
 
-import pytest
 import torch
-import yaml
 from fick.domains.audio.plugin import AudioPlugin
-from safetensors.torch import load_model
 
 plugin = AudioPlugin()
 
 
-def _shipped(name: str):
-    folder = plugin.pretrained().get(name)
-    if folder is None:
-        pytest.skip(f"no shipped {name!r} model in this checkout")
-    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
-    # No resolver: the VAE and the metric classifier must be embedded in the saved model.
-    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
-    load_model(task, str(folder / "model.safetensors"), strict=True)
-    return task.eval(), folder
 
-
-def test_shipped_spoken_digits_is_small_self_contained_and_follows_the_label():
-    task, folder = _shipped("spoken-digits")
+def test_shipped_spoken_digits_is_small_self_contained_and_follows_the_label(load_shipped):
+    task, folder = load_shipped(plugin, "spoken-digits")
     assert (folder / "model.safetensors").stat().st_size < 10 * 2**20
     assert task.autoencoder is not None and task.classifier is not None
     clips = task.sample(

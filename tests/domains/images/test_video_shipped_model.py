@@ -4,30 +4,17 @@ model (a short CPU training, see BENCHMARKS.md) draws clips with one moving blob
 Its class fidelity is not asserted: it is near chance at that training length."""
 
 import numpy as np
-import pytest
 import torch
-import yaml
 from fick.domains.images.plugin import ImagesPlugin
 from fick.domains.images.video.metrics import digit_crops
 from fick.domains.images.video.physics import digit_centroids
-from safetensors.torch import load_model
 
 plugin = ImagesPlugin()
 
 
-def _shipped(name: str):
-    folder = plugin.pretrained().get(name)
-    if folder is None:
-        pytest.skip(f"no shipped {name!r} model in this checkout")
-    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
-    # No resolver: the companion networks must be embedded in the saved model.
-    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
-    load_model(task, str(folder / "model.safetensors"), strict=True)
-    return task.eval(), folder
 
-
-def test_shipped_video_classifier_is_small_and_classifies_real_clips():
-    task, folder = _shipped("moving-digits-classifier")
+def test_shipped_video_classifier_is_small_and_classifies_real_clips(load_shipped):
+    task, folder = load_shipped(plugin, "moving-digits-classifier")
     assert (folder / "model.safetensors").stat().st_size < 5 * 2**20
     from fick.domains.images.video.data import build_video_data
 
@@ -38,8 +25,8 @@ def test_shipped_video_classifier_is_small_and_classifies_real_clips():
     assert (logits.argmax(1) == data.val.labels).float().mean() >= 0.9
 
 
-def test_shipped_moving_digits_is_small_self_contained_and_draws_moving_clips():
-    task, folder = _shipped("moving-digits")
+def test_shipped_moving_digits_is_small_self_contained_and_draws_moving_clips(load_shipped):
+    task, folder = load_shipped(plugin, "moving-digits")
     assert (folder / "model.safetensors").stat().st_size < 10 * 2**20
     assert task.metrics_classifier is not None and task.video_classifier is not None
     clips = task.sample(
