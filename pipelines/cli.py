@@ -85,14 +85,21 @@ def _sample_into(model, out: Path, args) -> int:
         print(f)
     if not getattr(args, "no_track", True):
         params = {
-            "n": args.n, "steps": args.steps, "sampler": args.sampler,
-            "guidance": args.guidance, "seed": args.seed,
+            "n": args.n,
+            "steps": args.steps,
+            "sampler": args.sampler,
+            "guidance": args.guidance,
+            "seed": args.seed,
             **{f"condition.{k}": v for k, v in _pairs(args.condition, "--condition").items()},
             **{f"option.{k}": v for k, v in _domain_options(args).items()},
         }
         run_id = sampling.track_evaluation(
-            args.experiment, model, {"sample/items_per_s": result.items_per_s},
-            params=params, files_dir=out, kind="samples",
+            args.experiment,
+            model,
+            {"sample/items_per_s": result.items_per_s},
+            params=params,
+            files_dir=out,
+            kind="samples",
         )
         print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
     return 0
@@ -197,8 +204,14 @@ def cmd_export(args) -> int:
     from fick.pipelines import modelio
 
     model = modelio.load(args.model)
-    out = modelio.save_model(model.task, args.out, domain=model.domain,
-                             task_name=model.task_name, info=model.info, data=model.data)
+    out = modelio.save_model(
+        model.task,
+        args.out,
+        domain=model.domain,
+        task_name=model.task_name,
+        info=model.info,
+        data=model.data,
+    )
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"{model.domain}/{model.task_name} model written to {out} ({size:.1f} MB)")
     return 0
@@ -354,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-nodes", type=int, default=1, help="nodes (SLURM / torchrun)")
     p.add_argument("--accelerator", default="auto", help="auto, cpu, gpu")
     p.add_argument("--batch-size", type=int, default=64, help="samples per shard (default 64)")
-    p.add_argument(
-        "--experiment", default="samples", help="MLflow experiment (default 'samples')"
-    )
+    p.add_argument("--experiment", default="samples", help="MLflow experiment (default 'samples')")
     p.add_argument("--no-track", action="store_true", help="do not log the samples to MLflow")
     p.set_defaults(func=cmd_sample)
 

@@ -26,7 +26,6 @@ def run_demo(
     none is shipped), else 2."""
     from fick.pipelines import modelio, registry, sampling, tracking
 
-
     plugins = registry.available()
     if domains:
         plugins = {d: registry.get(d) for d in domains}

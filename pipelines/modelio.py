@@ -267,15 +267,23 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
         info = plugin.build_data(cfg.task, cfg.data, seed=cfg.seed).info
     task = plugin.build_task(cfg.task, cfg.model, info, make_resolver(device))
     prefix = "task."
-    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     try:
         task.load_state_dict(state, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise FickError(f"checkpoint '{path}' does not fit its own config ({first})") from err
     task.to(device).eval()
-    return LoadedModel(task, plugin, cfg.domain, cfg.task, info, _plain(task.saved_config()),
-                       str(path), raw.get("data"))
+    return LoadedModel(
+        task,
+        plugin,
+        cfg.domain,
+        cfg.task,
+        info,
+        _plain(task.saved_config()),
+        str(path),
+        raw.get("data"),
+    )
 
 
 def make_resolver(device: str | torch.device = "cpu") -> Resolver:

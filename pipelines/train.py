@@ -136,10 +136,14 @@ class _Run:
                 # a checkpoint carried to another machine (or a committed one): its run is not
                 # in any store here, so the training state continues in a new run
                 self.uri = tracking.tracking_uri(cfg.tracking.tracking_uri)
-                print(f"fick: run {resume_meta['run_id']} of this checkpoint is not in "
-                      f"{resume_meta['tracking_uri']}; continuing it in a new run in {self.uri}")
-                cfg.tracking.tags = {**cfg.tracking.tags,
-                                     "fick.resumed_from_run": resume_meta["run_id"]}
+                print(
+                    f"fick: run {resume_meta['run_id']} of this checkpoint is not in "
+                    f"{resume_meta['tracking_uri']}; continuing it in a new run in {self.uri}"
+                )
+                cfg.tracking.tags = {
+                    **cfg.tracking.tags,
+                    "fick.resumed_from_run": resume_meta["run_id"],
+                }
                 resume_meta = None
         else:
             self.uri = tracking.tracking_uri(cfg.tracking.tracking_uri)
@@ -228,7 +232,11 @@ class _Run:
             except Exception:  # noqa: BLE001 - never mask the run's own outcome
                 pass
             self.monitor = None
-        self.client.set_terminated(self.run_id, status)
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception:  # noqa: BLE001 - e.g. SQLite busy after an interrupt: retry once
+            time.sleep(1.0)
+            tracking.client(self.uri).set_terminated(self.run_id, status)
 
 
 def _final_validation(module, trainer, datamodule) -> dict[str, float]:
@@ -309,11 +317,14 @@ def train(
 
     status = "FAILED"
     previous_sigterm = signal.getsignal(signal.SIGTERM)
+    fitting = False
 
-    def on_sigterm(
-        signum, frame
-    ):  # Lightning also handles SIGTERM inside fit; this covers the rest
-        raise KeyboardInterrupt("SIGTERM")
+    def on_sigterm(signum, frame):
+        # Inside fit, Lightning's own handler (which calls this one too) stops at the next batch
+        # boundary; raising here instead could interrupt a half-written MLflow transaction and
+        # leave the run RUNNING. Outside fit there is no such loop, so stop now.
+        if not fitting:
+            raise KeyboardInterrupt("SIGTERM")
 
     if run is not None:
         signal.signal(signal.SIGTERM, on_sigterm)
@@ -384,9 +395,16 @@ def train(
             enable_model_summary=False,
         )
         started = time.perf_counter()
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
-        )
+        fitting = True
+        try:
+            trainer.fit(
+                module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
+            )
+        finally:
+            fitting = False
+        if trainer.received_sigterm:  # stopped gracefully by Lightning
+            status = "KILLED"
+            raise KeyboardInterrupt("SIGTERM")
         if not trainer.is_global_zero or run is None:
             status = "FINISHED"
             return None
@@ -413,9 +431,12 @@ def train(
         status = "FINISHED"
         print(f"fick: run {run.run_id} finished; model at {model_dir} and runs:/{run.run_id}/model")
         return run.run_id
-    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM (Lightning's SIGTERMException)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM outside fit
         status = "KILLED"
         raise
+    except SystemExit as err:  # Lightning's SIGTERMException exits with code None (0)
+        status = "KILLED"
+        raise KeyboardInterrupt("SIGTERM") from err
     finally:
         if run is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
