@@ -122,7 +122,8 @@ class PropertyRegressor(Task):
               graph: MoleculeGraph):
         """``fn(x0_state) -> (B,)``: minus the squared distance, in units of the property's
         mean absolute deviation, of the predicted properties of a clean estimate from
-        ``target`` (1, P) in the data's units (a Gaussian log-likelihood up to a constant)."""
+        ``target`` (1, P) or (B, P) in the data's units (a Gaussian log-likelihood up to a
+        constant)."""
         cols = []
         for name in names:
             if name not in self.cfg.properties:

@@ -78,8 +78,11 @@ class AtomCountSampler:
         return counts
 
 
-def parse_condition(condition: dict[str, Any], names: list[str], info: dict) -> torch.Tensor:
-    """Property targets in the model's condition order, (1, P), in the data's units."""
+def parse_condition(condition: dict[str, Any], names: list[str], info: dict,
+                    n: int = 1) -> torch.Tensor:
+    """Property targets in the model's condition order, in the data's units: (1, P) when every
+    value is a number, (n, P) when some are sequences of ``n`` values (one per molecule, as
+    EDM's protocol draws them from the data)."""
     if not names:
         raise FickError("this model is not property-conditioned: drop --condition, or train "
                         "with model.condition=[...]")
@@ -89,9 +92,17 @@ def parse_condition(condition: dict[str, Any], names: list[str], info: dict) -> 
         raise FickError(f"the model is conditioned on {names}: give a target for each "
                         f"(missing {missing}, unknown {unknown})")
     try:
-        return torch.tensor([[float(condition[p]) for p in names]])
+        cols = [torch.as_tensor(condition[p], dtype=torch.float64).reshape(-1) for p in names]
     except (TypeError, ValueError) as err:
         raise FickError(f"condition values must be numbers, got {condition}") from err
+    rows = max(len(c) for c in cols)
+    if rows == 1:
+        return torch.stack(cols, 1).float()
+    bad = [p for p, c in zip(names, cols) if len(c) not in (1, n)]
+    if bad or rows != n:
+        raise FickError(f"per-molecule conditions need one value per molecule ({n}); "
+                        f"{bad or names} have another count")
+    return torch.stack([c.expand(n) for c in cols], 1).float()
 
 
 def duplicate_graph(graph: MoleculeGraph) -> MoleculeGraph:

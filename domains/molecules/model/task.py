@@ -39,6 +39,11 @@ def _core():
     return core
 
 
+def _rows(cond: torch.Tensor | None, rows: slice) -> torch.Tensor | None:
+    """The batch's rows of per-molecule conditions; a single (1, P) row is shared."""
+    return cond if cond is None or cond.shape[0] == 1 else cond[rows]
+
+
 class MoleculeDiffusion(Task):
     """Generates 3D molecules with bonds (or atoms only), optionally property-conditioned."""
 
@@ -180,7 +185,7 @@ class MoleculeDiffusion(Task):
         )
         cond = cond_units = None
         if condition:
-            cond_units = parse_condition(condition, self.cfg.condition, self.info).to(device)
+            cond_units = parse_condition(condition, self.cfg.condition, self.info, n).to(device)
             cond = self.normalise_condition(cond_units)
         elif guidance:
             raise FickError("guidance needs a condition: pass --condition NAME=VALUE")
@@ -191,10 +196,16 @@ class MoleculeDiffusion(Task):
         for start in range(0, n, batch_size):
             chunk = counts[start : start + batch_size]
             graph = graph_from_counts(chunk, device=device)
-            records += self._sample_graph(
-                core, graph, steps, sampler, guidance, cond, cond_units, generator, scaffold,
-                options, progress, done, total_steps,
+            rows = slice(start, start + len(chunk))
+            part = self._sample_graph(
+                core, graph, steps, sampler, guidance, _rows(cond, rows), _rows(cond_units, rows),
+                generator, scaffold, options, progress, done, total_steps,
             )
+            if cond_units is not None:  # the targets travel with the molecules (property MAE)
+                targets = cond_units.expand(n, -1)[rows].cpu()
+                for record, target in zip(part, targets):
+                    record.target = target.unsqueeze(0)
+            records += part
             done += steps
         return records
 
@@ -207,6 +218,8 @@ class MoleculeDiffusion(Task):
             like[name] = torch.zeros(rows, self.codec.num_classes(name), device=like["pos"].device)
         noise = spec.noise(like, generator=generator)
         cond_b = cond.expand(graph.num_graphs, -1) if cond is not None else None
+        if cond_units is not None:
+            cond_units = cond_units.expand(graph.num_graphs, -1)
         keep = (torch.ones(graph.num_graphs, dtype=torch.bool, device=like["pos"].device)
                 if cond is not None else None)
         mask = known = None
@@ -298,7 +311,26 @@ class MoleculeDiffusion(Task):
             given = evaluate_molecules(samples, train_smiles=train_smiles, elements=elements,
                                        bonds="given", druglike=False, geometry=False)
             metrics.update({f"{k}_given_bonds": v for k, v in given.items()})
+        metrics.update(self.property_mae(samples))
         return metrics
+
+    def property_mae(self, samples: list) -> dict[str, float]:
+        """EDM's property MAE: the property predictor's estimate for each conditional sample
+        against the target it was drawn for, in the data's units (``property_mae_<name>``).
+        Empty without a predictor (model.regressor) or without targets on the samples."""
+        if self.regressor is None or not samples or not all(
+                getattr(r, "target", None) is not None for r in samples):
+            return {}
+        have = [p for p in self.cfg.condition if p in self.regressor.cfg.properties]
+        if not have:
+            return {}
+        pred = self.regressor.predict_records(samples)
+        target = torch.cat([r.target for r in samples]).to(pred)
+        out = {}
+        for p in have:
+            i, j = self.regressor.cfg.properties.index(p), self.cfg.condition.index(p)
+            out[f"property_mae_{p}"] = float((pred[:, i] - target[:, j]).abs().mean())
+        return out
 
     def export(self, samples: list, out_dir: Path, prefix: str = "sample") -> list[Path]:
         from .. import export as molexport
