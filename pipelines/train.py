@@ -317,13 +317,12 @@ def train(
 
     status = "FAILED"
     previous_sigterm = signal.getsignal(signal.SIGTERM)
-    fitting = False
 
     def on_sigterm(signum, frame):
-        # Inside fit, Lightning's own handler (which calls this one too) stops at the next batch
-        # boundary; raising here instead could interrupt a half-written MLflow transaction and
-        # leave the run RUNNING. Outside fit there is no such loop, so stop now.
-        if not fitting:
+        # Inside fit, Lightning's handler (which calls this one too) stops at the next batch
+        # boundary; raising here as well could interrupt a half-written MLflow transaction and
+        # leave the run RUNNING. Where this is the installed handler, nothing else will stop.
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
             raise KeyboardInterrupt("SIGTERM")
 
     if run is not None:
@@ -395,13 +394,9 @@ def train(
             enable_model_summary=False,
         )
         started = time.perf_counter()
-        fitting = True
-        try:
-            trainer.fit(
-                module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
-            )
-        finally:
-            fitting = False
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
+        )
         if trainer.received_sigterm:  # stopped gracefully by Lightning
             status = "KILLED"
             raise KeyboardInterrupt("SIGTERM")

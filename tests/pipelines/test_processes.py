@@ -102,7 +102,7 @@ def test_sigterm_marks_the_run_killed(workdir):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert rc != 0
+    assert rc == 130, (workdir / "c.log").read_text()[-2000:]  # interrupted, not crashed
     _, (run,) = mlflow_runs()
     assert run.info.status == "KILLED"
 
