@@ -9,15 +9,6 @@ from fick.domains.molecules.model.regressor import PropertyRegressor
 from fick.domains.molecules.model.state import MoleculeStateCodec
 from fick.domains.molecules.model.testing import assert_equivariant
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP spin-waiting on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 INFO = {
     "elements": ["H", "C", "N", "O", "F"], "charges": [-1, 0, 1], "bond_types": [1, 2, 3],
     "num_atoms_hist": [0, 0, 1, 1, 1, 1], "properties": ["alpha", "gap"],

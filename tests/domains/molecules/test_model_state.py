@@ -14,15 +14,6 @@ from fick.domains.molecules.model.state import MoleculeStateCodec, graph_from_co
 from torch_geometric.data import Batch
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP spin-waiting on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _ethanol_like(shift=0.0):
     # C C O H H H H H H with a kekulé-free bond list (single bonds), one charged atom
     pos = torch.randn(9, 3, generator=torch.Generator().manual_seed(1)) + shift

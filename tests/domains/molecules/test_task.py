@@ -12,15 +12,6 @@ from fick.domains.molecules.model.state import graph_from_counts
 from torch import nn
 from torch_geometric.data import Batch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP spin-waiting on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 INFO = {
     "elements": ["H", "C", "N", "O", "F"], "charges": [-1, 0, 1], "bond_types": [1, 2, 3],
     "num_atoms_hist": [0, 0, 0, 2, 5, 3, 1], "properties": ["alpha", "gap"],
