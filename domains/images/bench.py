@@ -21,20 +21,21 @@ import torch
 from fick.domains import benchmarks
 from fick.domains.benchmarks import markers
 
-__all__ = ["main", "run_benchmark", "write_section"]
+__all__ = ["load_task", "main", "run_benchmark", "write_section"]
 
 BEGIN, END = markers("images")
 DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 
-def _load(model: str):
-    """A model directory or a shipped name, loaded through the platform when it is installed."""
+def load_task(model: str):
+    """A model directory or a shipped name (any model reference when the platform is
+    installed), as a task in eval mode."""
     try:
         from fick.pipelines import modelio
     except ImportError:  # pragma: no cover - the domain alone: read the shipped folder directly
         modelio = None
     if modelio is not None:
-        return modelio.load(model).task
+        return modelio.load(model).task.eval()
     import yaml
     from fick.domains.images import plugin
     from safetensors.torch import load_model
@@ -55,7 +56,7 @@ def run_benchmark(
     seed: int = 0,
 ) -> dict:
     """Sample ``n`` images (labels cycling 0..9), time it, and evaluate them."""
-    task = _load(model)
+    task = load_task(model)
     sampler = sampler or task.cfg.sampler
     guidance = task.cfg.guidance if guidance is None else guidance
     generator = torch.Generator().manual_seed(seed)

@@ -28,6 +28,7 @@ import yaml
 from fick.domains import benchmarks
 from fick.domains.benchmarks import markers
 
+from ..bench import load_task
 from .config import VideoDataConfig, VideoDiffusionConfig
 from .data import build_video_data
 from .moving_digits import moving_digits
@@ -44,26 +45,6 @@ __all__ = [
 
 BEGIN, END = markers("video")
 DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "BENCHMARKS.md"
-
-
-def _load(model: str):
-    """A shipped name or a model folder (any model reference when the platform is installed)."""
-    try:
-        from fick.pipelines import modelio
-    except ImportError:  # pragma: no cover - the domain alone: read the shipped folder directly
-        modelio = None
-    if modelio is not None:
-        return modelio.load(model).task.eval()
-    from safetensors.torch import load_model
-
-    from ..plugin import ImagesPlugin
-
-    plugin = ImagesPlugin()
-    folder = Path(model) if Path(model).is_dir() else plugin.pretrained()[model]
-    manifest = yaml.safe_load((folder / "fick.yaml").read_text())
-    task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
-    load_model(task, str(folder / "model.safetensors"))
-    return task.eval()
 
 
 def _timed_sample(task, n: int, steps: int, sampler, guidance, seed: int):
@@ -84,7 +65,7 @@ def run_benchmark(
 ) -> dict:
     """Sample ``n`` clips of a trained model (labels cycling over the classes), time it, and
     evaluate them against the data the model was trained on."""
-    task = _load(model)
+    task = load_task(model)
     steps = steps or task.cfg.steps
     sampler = sampler or task.cfg.sampler
     guidance = task.cfg.guidance if guidance is None else float(guidance)
