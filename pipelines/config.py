@@ -55,6 +55,12 @@ class TrainConfig:
     checkpoint_every_n_steps: int = 500
     log_every_n_steps: int = 10
     num_workers: int = 0
+    # budgets: training stops at max_steps or when one of these is spent (whichever first).
+    # CPU minutes count the training process's CPU time outside validation, summed over the
+    # legs of a resumed run: a fair budget for ablations on a shared machine, where wall time
+    # depends on what else runs.
+    max_minutes: float | None = None  # wall-clock minutes of this leg (Lightning's max_time)
+    max_cpu_minutes: float | None = None
     output_dir: str = "outputs"  # run folders (checkpoints, samples, model) go below it
 
 

@@ -79,6 +79,12 @@ class MoleculeModelConfig:
     charge_weight: float = 1.0
     bond_weight: float = 2.0
     self_condition: bool = False
+    # FlowMol3's train-time geometry distortion: Gaussian noise of this std (Angstrom) added to
+    # the noisy positions of a share ``distortion_prob`` of the training molecules (0: off)
+    distortion: float = 0.0
+    distortion_prob: float = 0.5
+    # pair each training molecule with its noise by permutation + rotation OT (alignment.py)
+    ot_align: bool = False
     # property conditioning (names from info["properties"]) with dropout for CFG
     condition: list[str] = field(default_factory=list)
     condition_dropout: float = 0.1

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from fick.domains.base import DataBundle, FickError, Progress, Task
 
+from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
 from .denoiser import MoleculeDenoiser
 from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
@@ -123,7 +124,11 @@ class MoleculeDiffusion(Task):
         spec = self.spec(graph)
         t = self._train_time(graph.num_graphs, device)
         noise = spec.noise(state)
+        if self.cfg.ot_align:
+            noise["pos"] = ot_align(noise["pos"], state["pos"], graph.batch, graph.num_graphs)
         x_t = {k: self._noisy(v, noise[k], t, spec.index[k]) for k, v in state.items()}
+        if self.cfg.distortion > 0:
+            x_t["pos"] = self._distort(x_t["pos"], graph, spec)
         level = self._level(t)
         cond = self._conditions(batch)
         keep = None
@@ -149,6 +154,15 @@ class MoleculeDiffusion(Task):
         total = sum(weights[k] * v for k, v in per_sample.items()).mean()
         logs = {f"loss_{k}": float(v.detach().mean()) for k, v in per_sample.items()}
         return total, logs
+
+    def _distort(self, pos_t: torch.Tensor, graph: MoleculeGraph, spec) -> torch.Tensor:
+        """FlowMol3's geometry distortion: the noisy positions of a share of the molecules get
+        extra Gaussian noise (std ``distortion`` Angstrom, zero centre of mass) while the
+        target stays the clean molecule, so the network learns to repair geometry that drifted
+        during sampling."""
+        hit = torch.rand(graph.num_graphs, device=pos_t.device) < self.cfg.distortion_prob
+        extra = spec.space("pos").noise(pos_t, graph.batch, graph.num_graphs)
+        return pos_t + extra * (self.cfg.distortion * hit.to(pos_t.dtype))[graph.batch, None]
 
     def estimate_from_output(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Network output -> clean estimate of the state (scaled class probabilities)."""
