@@ -13,6 +13,7 @@ import torch
 
 from ..errors import FickError
 from ..parameterization import check_prediction
+from ..discrete import DiscreteTrack, is_discrete
 from ..schedules import Process
 from ..spaces import StateSpec, as_state, unwrap_like
 from .base import SamplerContext
@@ -80,7 +81,10 @@ def sample(model: Callable, noise, schedule: Process, sampler: str = "ddim", ste
     forward process and equal ``known`` bit for bit at the end. ``callback(done, total)`` is
     called after every step. ``options`` go to the sampler: ``eta`` (ddim,
     euler-ancestral), ``churn``/``s_tmin``/``s_tmax``/``s_noise`` (euler, heun), ``resample``
-    (ddpm, ddim: RePaint). Returns a state of the same structure as ``noise``.
+    (ddpm, ddim: RePaint). Components in a ``MaskedCategoricalSpace`` follow the masking
+    CTMC on the same grid (:mod:`fick.core.discrete`; option ``eta_discrete``, its re-masking
+    rate); the model returns their clean-class probabilities. Returns a state of the same
+    structure as ``noise``.
     """
     name = _ALIASES.get(sampler, sampler)
     if name not in SAMPLERS:
@@ -90,6 +94,7 @@ def sample(model: Callable, noise, schedule: Process, sampler: str = "ddim", ste
         raise FickError(f"sampler {name!r} does not support {schedule.kind} processes: use one "
                         f"of {sorted(k for k, v in SAMPLERS.items() if schedule.kind in v[2])}")
     prediction = check_prediction(prediction, schedule.kind)
+    eta_discrete = options.pop("eta_discrete", None)  # the discrete components' option
     allowed = set(inspect.signature(fn).parameters) - {"ctx", "x"}
     unknown = set(options) - allowed
     if unknown:
@@ -99,6 +104,16 @@ def sample(model: Callable, noise, schedule: Process, sampler: str = "ddim", ste
     state, plain = as_state(noise)
     spec = (spec or StateSpec()).resolve(state)
     spec.check(state)
+    discrete = [k for k in state if is_discrete(spec.space(k))]
+    if discrete:
+        return _sample_with_discrete(
+            discrete, model, state, schedule, name, steps, prediction, spacing, generator,
+            spec=spec, mask=mask, known=known, callback=callback, model_kwargs=model_kwargs,
+            karras=karras, offset=offset, clip_denoised=clip_denoised,
+            eta_discrete=float(eta_discrete or 0.0), **options)
+    if eta_discrete:
+        raise FickError("eta_discrete applies to discrete components (MaskedCategoricalSpace), "
+                        "and this state has none")
     ref = next(iter(state.values()))
     noise0 = spec.project(state) if spec.needs_projection else state
     grid = build_grid(schedule, family, steps, spacing, karras, offset)
@@ -128,3 +143,42 @@ def sample(model: Callable, noise, schedule: Process, sampler: str = "ddim", ste
     if masks:
         x = {k: (torch.where(masks[k], knowns[k], v) if k in masks else v) for k, v in x.items()}
     return unwrap_like(x, plain)
+
+
+def _sample_with_discrete(names, model, state, schedule, sampler, steps, prediction, spacing,
+                          generator, *, spec, mask, known, callback, model_kwargs, karras,
+                          offset, clip_denoised, eta_discrete: float = 0.0, **options):
+    """Continuous components through the sampler, discrete ones (``MaskedCategoricalSpace``)
+    through the masking CTMC on the same grid (:mod:`fick.core.discrete`). ``eta_discrete``:
+    the CTMC's re-masking rate."""
+    if len(names) == len(state):
+        raise FickError("a state of discrete components only needs a continuous one too")
+    _, family, _ = SAMPLERS[sampler]
+    grid = build_grid(schedule, family, steps, spacing, karras, offset)
+    levels = [min(max(1.0 - a, 0.0), 1.0) for a in grid.a]
+    masks, knowns = {}, {}
+    if mask is not None:
+        mask_state = mask if isinstance(mask, dict) else {"x": mask}
+        known_state, _ = as_state(known)
+        for k in names:
+            if k in mask_state:
+                x = state[k]
+                kn = known_state[k].to(device=x.device, dtype=x.dtype)
+                if kn.shape[-1] == x.shape[-1] - 1:  # known classes given without the mask
+                    kn = torch.nn.functional.pad(kn, (0, 1))
+                m = torch.as_tensor(mask_state[k], device=x.device)
+                if m.dim() == x.dim() and m.shape[-1] != x.shape[-1]:
+                    m = m[..., :1]  # a mask shaped like the known classes: one flag per row
+                masks[k], knowns[k] = _mask_for(m, x), kn
+        mask = {k: v for k, v in mask_state.items() if k not in names} or None
+        known = {k: v for k, v in known_state.items() if k not in names} if mask else None
+    track = DiscreteTrack(names, state, levels, eta_discrete, generator, masks, knowns)
+    rest = {k: v for k, v in state.items() if k not in names}
+    rest_spec = StateSpec({k: v for k, v in spec.spaces.items() if k not in names},
+                          {k: v for k, v in spec.index.items() if k not in names},
+                          spec.num_samples)
+    out = sample(track.wrap_model(model), rest, schedule, sampler, steps, prediction, spacing,
+                 generator, spec=rest_spec, mask=mask, known=known,
+                 callback=track.wrap_callback(callback), model_kwargs=model_kwargs,
+                 karras=karras, offset=offset, clip_denoised=clip_denoised, **options)
+    return {**out, **track.x}

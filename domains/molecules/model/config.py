@@ -64,6 +64,11 @@ class MoleculeModelConfig:
     cutoff: float | None = None
     lmax: int = 1  # e3nn only
     bf16: bool = False  # bfloat16 autocast of the network's linear maps (fast on CPUs with AMX)
+    # how types, charges and bonds are noised: "gaussian" (Gaussian noise on scaled one-hots,
+    # every core sampler applies) or "mask" (masking discrete flow, fick.core.discrete: a row
+    # is either its clean class or masked; the CTMC sampler runs beside the continuous one)
+    categorical: str = "gaussian"
+    discrete_eta: float = 0.0  # the masking CTMC's re-masking rate when sampling (mask only)
     # noise process
     process: str = "flow"  # a fick.core.schedules.by_name name: flow, polynomial, vp_continuous...
     # e.g. {shift: 2.0} for flow: the sampling grid's time shift (more steps near the data end
@@ -83,6 +88,10 @@ class MoleculeModelConfig:
     # the noisy positions of a share ``distortion_prob`` of the training molecules (0: off)
     distortion: float = 0.0
     distortion_prob: float = 0.5
+    # FlowMol3's fake atoms: round(fake_atoms * n) "no atom" atoms added to each training
+    # molecule of n atoms (0: off); a sample's atom count then includes them (fake_atoms.py)
+    fake_atoms: float = 0.0
+    fake_atom_spread: float = 1.0  # Angstrom around a random real atom
     # pair each training molecule with its noise by permutation + rotation OT (alignment.py)
     ot_align: bool = False
     # property conditioning (names from info["properties"]) with dropout for CFG
@@ -101,6 +110,9 @@ class MoleculeModelConfig:
     def __post_init__(self):
         if self.network not in ("egnn", "e3nn"):
             raise FickError(f"model.network={self.network!r} is not valid: use egnn or e3nn")
+        if self.categorical not in ("gaussian", "mask"):
+            raise FickError(f"model.categorical={self.categorical!r} is not valid: use gaussian "
+                            "or mask")
         if self.prediction != "sample":
             raise FickError(
                 "model.prediction must be 'sample': the categorical components are trained with "

@@ -60,13 +60,16 @@ class MoleculeDenoiser(nn.Module):
         self.self_condition = cfg.self_condition
         self.num_conditions = num_conditions
         node_cats = [c for c in codec.categorical() if c != "bond"]
-        node_dim = sum(codec.num_classes(c) for c in node_cats)
-        bond_dim = codec.num_classes("bond") if codec.use_bonds else 0
-        in_dim = node_dim + TIME_DIM + (num_conditions + 1 if num_conditions else 0)
-        pair_in = bond_dim + 1
+        # noisy inputs (with the mask column in mask mode); self-conditioning inputs are the
+        # previous clean estimate (class probabilities, no mask column)
+        node_in = sum(codec.input_width(c) for c in node_cats)
+        bond_in = codec.input_width("bond") if codec.use_bonds else 0
+        in_dim = node_in + TIME_DIM + (num_conditions + 1 if num_conditions else 0)
+        pair_in = bond_in + 1
         if self.self_condition:
-            in_dim += node_dim
-            pair_in += bond_dim + 1  # previous bond estimate and predicted distance
+            in_dim += sum(codec.num_classes(c) for c in node_cats)
+            # previous bond estimate and predicted distance
+            pair_in += (codec.num_classes("bond") if codec.use_bonds else 0) + 1
         self.backbone = build_backbone(cfg, in_dim, pair_in)
         h, e = cfg.hidden, cfg.edge_hidden
         self.heads = nn.ModuleDict(
@@ -133,6 +136,7 @@ class MoleculeDenoiser(nn.Module):
 
     def empty_self_cond(self, x_t: dict[str, torch.Tensor], graph: MoleculeGraph) -> dict:
         """Self-conditioning input of the first step: zeros (and the noisy positions)."""
-        out = {c: torch.zeros_like(x_t[c]) for c in self.codec.categorical()}
+        out = {c: x_t[c].new_zeros(x_t[c].shape[:-1] + (self.codec.num_classes(c),))
+               for c in self.codec.categorical()}
         out["pos"] = x_t["pos"]
         return out

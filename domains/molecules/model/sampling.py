@@ -223,6 +223,9 @@ class Scaffold:
 
     def restore(self, x0: dict[str, torch.Tensor], mask: dict, known: dict) -> dict:
         """Known values exactly, and positions back in the scaffold file's frame."""
-        out = {k: torch.where(mask[k], known[k], v) if k in mask else v for k, v in x0.items()}
+        # (with masked categorical components the sampler already returns their known rows,
+        # one column wider than ``known``)
+        out = {k: torch.where(mask[k], known[k], v) if k in mask and v.shape == known[k].shape
+               else v for k, v in x0.items()}
         out["pos"] = out["pos"] + self.pos.mean(0).to(out["pos"])
         return out

@@ -69,6 +69,8 @@ class MoleculeStateCodec:
         type_scale: float = 1.0,
         charge_scale: float = 1.0,
         bond_scale: float = 1.0,
+        masked: bool = False,
+        fake_atoms: bool = False,
     ):
         self.elements = list(elements)
         self.charges = sorted(set(int(c) for c in charges) | {0})
@@ -76,7 +78,14 @@ class MoleculeStateCodec:
         self.use_bonds = use_bonds
         # classes 0 (none), 1 single, 2 double, 3 triple, and 4 aromatic only if the data has it
         self.num_bond_classes = max([3, *[int(b) for b in bond_types]]) + 1
-        self.scales = {"atom_type": type_scale, "charge": charge_scale, "bond": bond_scale}
+        # masked: categorical components are noised by the masking discrete flow; their
+        # states are one-hot rows with one more column (the mask), never scaled
+        self.masked = masked
+        # fake atoms: one more atom type ("no atom", index len(elements)), dropped on decode
+        self.fake_atoms = fake_atoms
+        self.fake_index = len(self.elements)
+        self.scales = ({"atom_type": 1.0, "charge": 1.0, "bond": 1.0} if masked else
+                       {"atom_type": type_scale, "charge": charge_scale, "bond": bond_scale})
 
     # -- names and sizes -------------------------------------------------------------------
     def components(self) -> list[str]:
@@ -87,9 +96,13 @@ class MoleculeStateCodec:
             names.append("bond")
         return names
 
+    def input_width(self, name: str) -> int:
+        """Columns of a categorical component in the noisy state (one more with the mask)."""
+        return self.num_classes(name) + (1 if self.masked else 0)
+
     def num_classes(self, name: str) -> int:
         return {
-            "atom_type": len(self.elements),
+            "atom_type": len(self.elements) + (1 if self.fake_atoms else 0),
             "charge": len(self.charges),
             "bond": self.num_bond_classes,
         }[name]
@@ -146,7 +159,8 @@ class MoleculeStateCodec:
     # -- decode ----------------------------------------------------------------------------
     def classes(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Most likely class of each categorical component (argmax of the clean estimate)."""
-        return {name: state[name].argmax(-1) for name in self.categorical() if name in state}
+        return {name: state[name][..., : self.num_classes(name)].argmax(-1)
+                for name in self.categorical() if name in state}
 
     def decode(self, state: dict[str, torch.Tensor], graph: MoleculeGraph) -> list[Data]:
         """A clean state -> molecule records (same format as the data, bonds from the model)."""
@@ -173,7 +187,20 @@ class MoleculeStateCodec:
                 bi, bt = bond_index[:, b0:b1] - a0, bond_type[b0:b1]
             else:
                 bi, bt = None, None
-            records.append(
-                make_record(pos[a0:a1], types[a0:a1], charges[a0:a1], bi, bt, index=g)
-            )
+            p, ty, ch = pos[a0:a1], types[a0:a1], charges[a0:a1]
+            if self.fake_atoms:
+                p, ty, ch, bi, bt = _drop_fake(p, ty, ch, bi, bt, self.fake_index)
+            records.append(make_record(p, ty, ch, bi, bt, index=g))
         return records
+
+
+def _drop_fake(pos, types, charges, bond_index, bond_type, fake_index: int):
+    """One molecule without its fake atoms (and without bonds that touch one)."""
+    keep = types != fake_index
+    if bool(keep.all()):
+        return pos, types, charges, bond_index, bond_type
+    new_index = torch.cumsum(keep.long(), 0) - 1
+    if bond_index is not None:
+        ok = keep[bond_index[0]] & keep[bond_index[1]]
+        bond_index, bond_type = new_index[bond_index[:, ok]], bond_type[ok]
+    return pos[keep], types[keep], charges[keep], bond_index, bond_type

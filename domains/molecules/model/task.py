@@ -25,6 +25,7 @@ from fick.domains.base import DataBundle, FickError, Progress, Task
 
 from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
+from .fake_atoms import FakeAtoms
 from .denoiser import MoleculeDenoiser
 from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
@@ -34,6 +35,7 @@ __all__ = ["MoleculeDiffusion"]
 
 def _core():
     import fick.core as core
+    import fick.core.discrete  # noqa: F401
     import fick.core.schedules  # noqa: F401  (submodules, whatever fick.core re-exports)
     import fick.core.spaces  # noqa: F401
 
@@ -58,6 +60,7 @@ class MoleculeDiffusion(Task):
             info["elements"], info.get("charges", [0]), info.get("bond_types", [1, 2, 3]),
             use_charges=cfg.charges, use_bonds=cfg.bonds, type_scale=cfg.type_scale,
             charge_scale=cfg.charge_scale, bond_scale=cfg.bond_scale,
+            masked=cfg.categorical == "mask", fake_atoms=cfg.fake_atoms > 0,
         )
         unknown = [p for p in cfg.condition if p not in info.get("properties", [])]
         if unknown:
@@ -67,7 +70,11 @@ class MoleculeDiffusion(Task):
             )
         self.denoiser = MoleculeDenoiser(self.codec, cfg, len(cfg.condition))
         self.process = _core().schedules.by_name(cfg.process, **cfg.process_options)
-        self.atom_counts = AtomCountSampler(info["num_atoms_hist"])
+        self.fake = FakeAtoms(cfg.fake_atoms, cfg.fake_atom_spread) if cfg.fake_atoms > 0 \
+            else None
+        # with fake atoms a sample's count includes them: the totals' histogram
+        hist = info["num_atoms_hist"]
+        self.atom_counts = AtomCountSampler(self.fake.total_hist(hist) if self.fake else hist)
         self.regressor = regressor  # optional property predictor for gradient guidance
 
     # -- the process ------------------------------------------------------------------------
@@ -101,6 +108,8 @@ class MoleculeDiffusion(Task):
         index = {}
         for name in self.codec.components():
             index[name] = self.codec.index_of(name, graph)
+            if name != "pos" and self.codec.masked:
+                spaces[name] = core.discrete.MaskedCategoricalSpace(self.codec.num_classes(name))
             spaces.setdefault(name, core.spaces.GaussianSpace())
         return core.spaces.StateSpec(spaces=spaces, index=index, num_samples=graph.num_graphs)
 
@@ -119,6 +128,8 @@ class MoleculeDiffusion(Task):
         return (y - mean.to(y)) / mad.to(y)
 
     def loss(self, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.fake is not None:
+            batch = self.fake.augment(batch, self.codec.fake_index)
         state, targets, graph = self.codec.encode(batch)
         device = state["pos"].device
         spec = self.spec(graph)
@@ -126,7 +137,13 @@ class MoleculeDiffusion(Task):
         noise = spec.noise(state)
         if self.cfg.ot_align:
             noise["pos"] = ot_align(noise["pos"], state["pos"], graph.batch, graph.num_graphs)
-        x_t = {k: self._noisy(v, noise[k], t, spec.index[k]) for k, v in state.items()}
+        x_t = {k: self._noisy(v, noise[k], t, spec.index[k]) for k, v in state.items()
+               if k == "pos" or not self.codec.masked}
+        if self.codec.masked:  # masked with probability 1 - alpha(t): flow's t itself
+            mask_level = (1.0 - self.process.alpha(t)).to(state["pos"].dtype)
+            for name, cls in targets.items():
+                x_t[name] = spec.space(name).corrupt(cls, mask_level[spec.index[name]]).to(
+                    state["pos"].dtype)
         if self.cfg.distortion > 0:
             x_t["pos"] = self._distort(x_t["pos"], graph, spec)
         level = self._level(t)
@@ -277,9 +294,15 @@ class MoleculeDiffusion(Task):
         as text on the command line (``--option eta=0.5``) are parsed as YAML scalars."""
         import yaml
 
-        keys = ("eta", "karras", "spacing", "churn", "s_tmin", "s_tmax", "s_noise", "resample")
-        return {k: yaml.safe_load(options[k]) if isinstance(options[k], str) else options[k]
-                for k in keys if k in options}
+        keys = ("eta", "karras", "spacing", "churn", "s_tmin", "s_tmax", "s_noise", "resample",
+                "eta_discrete")
+        out = {k: yaml.safe_load(options[k]) if isinstance(options[k], str) else options[k]
+               for k in keys if k in options}
+        if self.codec.masked:
+            out.setdefault("eta_discrete", self.cfg.discrete_eta)
+        elif "eta_discrete" in out:
+            raise FickError("eta_discrete applies to models with model.categorical=mask only")
+        return out
 
     def _gradient_guided(self, model, graph: MoleculeGraph, target: torch.Tensor, scale: float):
         """Gradient guidance toward property targets (data units) with the property predictor.
@@ -289,6 +312,9 @@ class MoleculeDiffusion(Task):
         and f the predictor's log-likelihood of the target, eps <- eps - scale sigma grad f,
         i.e. x0 <- x0_hat + scale sigma^2 / alpha grad_{x_t} f (alpha floored at 0.05 so the
         first, pure-noise steps stay bounded)."""
+        if self.codec.masked:
+            raise FickError("gradient guidance needs continuous categorical components: it is "
+                            "not available for model.categorical=mask")
         if self.regressor is None:
             raise FickError(
                 "gradient guidance needs a property predictor: set model.regressor to a trained "
