@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import torch
 
+from ..discrete import DiscreteTrack, is_discrete
 from ..errors import FickError
 from ..parameterization import check_prediction
-from ..discrete import DiscreteTrack, is_discrete
 from ..schedules import Process
 from ..spaces import StateSpec, as_state, unwrap_like
 from .base import SamplerContext

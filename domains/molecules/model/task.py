@@ -25,8 +25,8 @@ from fick.domains.base import DataBundle, FickError, Progress, Task
 
 from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
-from .fake_atoms import FakeAtoms
 from .denoiser import MoleculeDenoiser
+from .fake_atoms import FakeAtoms
 from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
 
