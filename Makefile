@@ -10,8 +10,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# molsets (the MOSES benchmark's data files) pins old libraries: only its files are used, so
+# it is installed without its dependencies
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps 'molsets==0.3.1'
 	touch $(STAMP)
 
 demo: $(STAMP)
