@@ -44,10 +44,26 @@ class AtomCountSampler:
     def __init__(self, hist: list[int]):
         self.hist = torch.as_tensor(hist, dtype=torch.float64)
 
+    @property
+    def trained_range(self) -> tuple[int, int]:
+        """Smallest and largest atom count of the training molecules."""
+        seen = torch.nonzero(self.hist > 0).flatten()
+        return (int(seen[0]), int(seen[-1])) if seen.numel() else (1, len(self.hist) - 1)
+
+    def check(self, counts: list[int], force: bool = False) -> None:
+        """Refuse counts the model never saw in training (a 500-atom request would run for half
+        an hour and return nothing useful) unless ``force``."""
+        lo, hi = self.trained_range
+        if not force and counts and max(counts) > hi:
+            raise FickError(f"the model was trained on molecules of {lo} to {hi} atoms; "
+                            f"{max(counts)} atoms is outside that range: ask for at most {hi} "
+                            "(or pass --option force=true to try anyway)")
+
     def draw(self, n: int, atoms: Any = None, *, generator: torch.Generator | None = None,
-             minimum: int = 1) -> list[int]:
+             minimum: int = 1, force: bool = False) -> list[int]:
         """``atoms``: None (the data's distribution), an int, "lo-hi" (the data's distribution
-        restricted to that range, uniform where the data has none), or a list of counts."""
+        restricted to that range, uniform where the data has none), or a list of counts.
+        Counts above the training range are refused unless ``force``."""
         if isinstance(atoms, (list, tuple)):
             counts = [int(a) for a in atoms]
             counts = (counts * (n // len(counts) + 1))[:n]
@@ -60,6 +76,7 @@ class AtomCountSampler:
                     raise FickError(f"atoms={atoms!r} is not a count or range like 15-20") from err
                 lo, hi = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
                 lo = max(lo, minimum)
+                self.check([hi], force)
             if hi < lo:
                 raise FickError(f"no atom count in {lo}..{hi}: widen the range of --atoms")
             w = torch.zeros(max(hi + 1, len(self.hist)), dtype=torch.float64)
@@ -75,6 +92,7 @@ class AtomCountSampler:
             counts = [int(atoms)] * n
         if min(counts) < minimum:
             raise FickError(f"molecules need at least {minimum} atoms here: raise --atoms")
+        self.check(counts, force)
         return counts
 
 

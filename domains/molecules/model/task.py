@@ -213,6 +213,7 @@ class MoleculeDiffusion(Task):
         counts = self.atom_counts.draw(
             n, options.get("atoms"), generator=generator,
             minimum=(scaffold.num_atoms + 1) if scaffold is not None else 1,
+            force=str(options.get("force", "false")).lower() in ("1", "true", "yes"),
         )
         cond = cond_units = None
         if condition:

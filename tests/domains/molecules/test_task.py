@@ -186,8 +186,13 @@ def test_atom_counts():
     expected = torch.tensor(hist, dtype=torch.float64) / sum(hist)
     assert (freq - expected).abs().max() < 0.03
     assert set(s.draw(200, "4-5", generator=g)) == {4, 5}
-    assert set(s.draw(50, "9-10", generator=g)) <= {9, 10}  # outside the data: uniform
-    assert s.draw(3, 19) == [19, 19, 19]
+    # beyond the largest training molecule (6 atoms): refused, naming the range, unless forced
+    for atoms in ("9-10", 19, "5-7"):
+        with pytest.raises(FickError, match="trained on molecules of 3 to 6 atoms"):
+            s.draw(5, atoms, generator=g)
+    assert set(s.draw(50, "9-10", generator=g, force=True)) <= {9, 10}  # uniform there
+    assert s.draw(3, 19, force=True) == [19, 19, 19]
+    assert s.draw(2, 2) == [2, 2]  # smaller than the data is allowed
     with pytest.raises(FickError):
         s.draw(2, "x-y")
 
