@@ -6,16 +6,23 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
+# The set-up is quiet so that `make demo` / `make test` open with fick's own lines: pip's
+# progress and version notices are off, and so is setuptools' "Editable installation" notice
+# (a fixed reminder printed on every editable install, nothing to act on); errors still show.
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONWARNINGS="ignore:Editable installation" \
+	$(BIN)/pip --quiet
+
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "fick: creating $(VENV) and installing fick with its dependencies (first run only)"
+	@$(PY) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
 
 # molsets (the MOSES benchmark's data files) pins old libraries: only its files are used, so
 # it is installed without its dependencies
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps 'molsets==0.3.1'
-	touch $(STAMP)
+	@$(PIP) install -e '.[dev]'
+	@$(PIP) install --no-deps 'molsets==0.3.1'
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/fick demo

@@ -1,10 +1,12 @@
 """The package layout of design.md: every source folder installs under ``fick``."""
 
 import collections
+import importlib.util
 import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,42 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def _source_copy(dst: Path) -> Path:
+    """What a build reads: pyproject, README and the three source folders (no caches)."""
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    dst.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, dst / name)
+    for top in ("core", "domains", "pipelines"):
+        shutil.copytree(ROOT / top, dst / top, ignore=junk)
+    return dst
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("setuptools") is None,
+    reason="building a wheel without isolation needs setuptools installed",
+)
+def test_build_is_quiet_and_ships_every_data_file(tmp_path):
+    # a fresh clone's `make demo` printed ~220 lines of setuptools warnings before fick spoke
+    src = _source_copy(tmp_path / "src")
+    out = tmp_path / "wheel"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-q", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=600,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert "Warning" not in log, log[:3000]
+    (wheel,) = out.glob("fick-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    data = {
+        "fick/" + p.relative_to(src).as_posix()
+        for top in ("core", "domains", "pipelines")
+        for p in (src / top).rglob("*")
+        if p.is_file() and p.suffix != ".py"
+    }
+    assert data, "no data files found: the shipped pretrained models are missing"
+    assert sorted(data - shipped) == [], "declare these in [tool.setuptools.package-data]"
