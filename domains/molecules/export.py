@@ -9,8 +9,6 @@ are written with EDM's distance-table bonds, the ones the metrics judge them by.
 from __future__ import annotations
 
 import csv
-import html
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,114 +259,11 @@ def grid_png(molecules: Sequence[Any], path: str | Path, *,
     return path
 
 
-_CPK = {"H": "#e8e8e8", "C": "#555555", "N": "#3050f8", "O": "#ff0d0d", "F": "#90e050",
-        "Cl": "#1ff01f", "Br": "#a62929", "I": "#940094", "S": "#ffff30", "P": "#ff8000",
-        "B": "#ffb5b5", "Si": "#f0c8a0"}
+def html_3d(molecules: Sequence[Any], path: str | Path, **options: Any) -> Path:
+    """The self-contained 3D grid view; see ``fick.domains.molecules.view3d.html_3d``."""
+    from .view3d import html_3d as view  # view3d builds on this module's helpers
 
-_VIEWER_JS = r"""
-const mols = JSON.parse(document.getElementById('fick-data').textContent);
-const cv = document.getElementById('view'), ctx = cv.getContext('2d');
-const pick = document.getElementById('pick'), info = document.getElementById('info');
-let cur = 0, R = [[1,0,0],[0,1,0],[0,0,1]], zoom = 1, spin = true, drag = null;
-mols.forEach((m, i) => { const o = document.createElement('option'); o.value = i;
-  o.textContent = i + ': ' + (m.title || ''); pick.appendChild(o); });
-function mul(A, B) { return A.map(r => [0,1,2].map(j => r[0]*B[0][j] + r[1]*B[1][j] + r[2]*B[2][j])); }
-function rot(ax, a) { const c = Math.cos(a), s = Math.sin(a);
-  return ax === 'x' ? [[1,0,0],[0,c,-s],[0,s,c]] : [[c,0,s],[0,1,0],[-s,0,c]]; }
-function draw() {
-  const m = mols[cur], n = m.pos.length, W = cv.width, H = cv.height;
-  ctx.fillStyle = '#ffffff'; ctx.fillRect(0, 0, W, H);
-  const c = [0,1,2].map(k => m.pos.reduce((s, p) => s + p[k], 0) / n);
-  let ext = 1; m.pos.forEach(p => { ext = Math.max(ext, Math.hypot(p[0]-c[0], p[1]-c[1], p[2]-c[2])); });
-  const sc = zoom * Math.min(W, H) / (2.6 * ext);
-  const q = m.pos.map(p => { const v = [p[0]-c[0], p[1]-c[1], p[2]-c[2]];
-    return R.map(r => r[0]*v[0] + r[1]*v[1] + r[2]*v[2]); });
-  const items = [];
-  m.bonds.forEach(b => items.push({z: (q[b[0]][2] + q[b[1]][2]) / 2 - 0.01, bond: b}));
-  q.forEach((p, i) => items.push({z: p[2], atom: i}));
-  items.sort((a, b) => a.z - b.z);
-  const X = p => W/2 + sc*p[0], Y = p => H/2 - sc*p[1];
-  items.forEach(it => {
-    if (it.bond) { const [i, j, o] = it.bond, a = q[i], b = q[j];
-      const dx = X(b) - X(a), dy = Y(b) - Y(a), L = Math.hypot(dx, dy) || 1;
-      const nx = -dy / L * 4, ny = dx / L * 4, k = o === 4 ? 2 : o;
-      ctx.strokeStyle = '#777'; ctx.lineWidth = 2.5;
-      for (let t = 0; t < k; t++) { const f = t - (k - 1) / 2;
-        ctx.setLineDash(o === 4 && t === 1 ? [4, 3] : []);
-        ctx.beginPath(); ctx.moveTo(X(a) + f*nx, Y(a) + f*ny); ctx.lineTo(X(b) + f*nx, Y(b) + f*ny); ctx.stroke(); }
-      ctx.setLineDash([]);
-    } else { const i = it.atom, e = m.el[i], r = sc * (e === 'H' ? 0.25 : 0.38);
-      const g = ctx.createRadialGradient(X(q[i]) - r/3, Y(q[i]) - r/3, r/8, X(q[i]), Y(q[i]), r);
-      g.addColorStop(0, '#ffffff'); g.addColorStop(1, m.col[i]);
-      ctx.fillStyle = g; ctx.beginPath(); ctx.arc(X(q[i]), Y(q[i]), r, 0, 2*Math.PI); ctx.fill();
-      ctx.strokeStyle = '#333'; ctx.lineWidth = 0.6; ctx.stroke();
-      if (m.q[i]) { ctx.fillStyle = '#000'; ctx.font = '12px sans-serif';
-        ctx.fillText(m.q[i] > 0 ? '+' + (m.q[i] > 1 ? m.q[i] : '') : '-' + (m.q[i] < -1 ? -m.q[i] : ''), X(q[i]) + r, Y(q[i]) - r); } }
-  });
-  info.textContent = m.info;
-}
-function tick() { if (spin && !drag) { R = mul(rot('y', 0.01), R); draw(); } requestAnimationFrame(tick); }
-cv.addEventListener('mousedown', e => { drag = [e.clientX, e.clientY]; });
-window.addEventListener('mouseup', () => { drag = null; });
-window.addEventListener('mousemove', e => { if (!drag) return;
-  R = mul(rot('x', (e.clientY - drag[1]) * 0.01), mul(rot('y', (e.clientX - drag[0]) * 0.01), R));
-  drag = [e.clientX, e.clientY]; draw(); });
-cv.addEventListener('wheel', e => { e.preventDefault(); zoom *= e.deltaY < 0 ? 1.1 : 0.9; draw(); });
-pick.addEventListener('change', () => { cur = +pick.value; draw(); });
-document.getElementById('prev').onclick = () => { cur = (cur + mols.length - 1) % mols.length; pick.value = cur; draw(); };
-document.getElementById('next').onclick = () => { cur = (cur + 1) % mols.length; pick.value = cur; draw(); };
-document.getElementById('spin').onclick = () => { spin = !spin; };
-draw(); tick();
-"""  # noqa: E501 - JavaScript, kept readable rather than wrapped
-
-
-def html_3d(molecules: Sequence[Any], path: str | Path, *,
-            scores: Sequence[dict[str, Any]] | None = None,
-            elements: Sequence[str] | None = None, title: str = "fick molecules",
-            max_molecules: int = 500) -> Path:
-    """A self-contained interactive 3D ball-and-stick view (plain JS on a canvas, no network).
-
-    Drag to rotate, wheel to zoom, pick a molecule from the list; scores shown below."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = []
-    for i, m in enumerate(list(molecules)[:max_molecules]):
-        el = _elements(m, elements)
-        types = torch.as_tensor(_get(m, "atom_type")).long().tolist()
-        symbols = [el[t] for t in types]
-        charge = _get(m, "charge")
-        bi, bt = _bonds(m, el)
-        s = scores[i] if scores is not None else {}
-        text = ", ".join(f"{k}={_tag_value(v)}" for k, v in s.items()
-                         if _tag_value(v) is not None and k != "reason")
-        data.append({
-            "title": str(s.get("smiles") or f"{len(types)} atoms"),
-            "pos": [[round(x, 4) for x in p] for p in
-                    torch.as_tensor(_get(m, "pos")).detach().cpu().double().tolist()],
-            "el": symbols, "col": [_CPK.get(x, "#ff1493") for x in symbols],
-            "q": [] if charge is None else torch.as_tensor(charge).long().tolist(),
-            "bonds": [[a, b, o] for (a, b), o in zip(bi.t().tolist(), bt.tolist())],
-            "info": f"molecule {i}: {len(types)} atoms" + (f"; {text}" if text else ""),
-        })
-    if not data:
-        raise FickError("no molecules to draw: pass at least one molecule")
-    for d in data:
-        if not d["q"]:
-            d["q"] = [0] * len(d["el"])
-    payload = json.dumps(data).replace("</", "<\\/")  # keep the JSON inside its script tag
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:12px}} canvas{{border:1px solid #ccc;cursor:grab}}
-#info{{margin-top:6px;font-size:13px;max-width:640px}}</style></head>
-<body><h3>{html.escape(title)}</h3>
-<div><button id="prev">&lt;</button> <select id="pick"></select> <button id="next">&gt;</button>
-<button id="spin">spin on/off</button></div>
-<canvas id="view" width="640" height="480"></canvas><div id="info"></div>
-<script type="application/json" id="fick-data">{payload}</script>
-<script>{_VIEWER_JS}</script></body></html>
-"""
-    path.write_text(page)
-    return path
+    return view(molecules, path, **options)
 
 
 def export_molecules(
