@@ -1,4 +1,5 @@
-"""Image samples on disk: per-image PNGs named ``<prefix>_<index>_label<k>.png`` plus a grid PNG.
+"""Image samples on disk: per-image PNGs named ``<prefix>_<index>_label<k>.png`` (the samples, at
+their own resolution) plus a grid PNG enlarged for people to look at.
 
 A sample is an ``ImageSample``: an image tensor (C, H, W) in [-1, 1] and its class label (None
 when unconditional). ``load_images`` reads such a folder back, labels from the file names.
@@ -15,9 +16,20 @@ import numpy as np
 import torch
 from fick.domains.base import FickError
 
-__all__ = ["ImageSample", "load_images", "make_grid", "save_image", "write_samples"]
+__all__ = [
+    "ImageSample",
+    "load_images",
+    "make_grid",
+    "save_image",
+    "VIEW_MIN_SIDE",
+    "upscale_factor",
+    "write_samples",
+]
 
 _LABEL = re.compile(r"label(\d+)")
+# Grids people look at show each image at least this large: 16x16 digits tiled at their own
+# size make a 69-pixel picture
+VIEW_MIN_SIDE = 96
 
 
 @dataclass
@@ -39,19 +51,35 @@ def save_image(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
+def upscale_factor(height: int, width: int, min_side: int) -> int:
+    """The smallest whole factor that makes an image at least ``min_side`` pixels on each side."""
+    return max(1, math.ceil(min_side / max(1, min(height, width))))
+
+
 def make_grid(
-    images: list[torch.Tensor], columns: int | None = None, padding: int = 1
+    images: list[torch.Tensor],
+    columns: int | None = None,
+    padding: int = 2,
+    min_side: int = 0,
 ) -> torch.Tensor:
-    """Tile (C, H, W) images row by row on a background of -1; ``columns`` defaults to ~sqrt(n)."""
+    """Tile (C, H, W) images row by row on a background of -1; ``columns`` defaults to ~sqrt(n).
+
+    Each image is enlarged by nearest-neighbour repetition (pixels stay sharp squares, no value
+    is invented) until it is at least ``min_side`` pixels on a side (0: native size)."""
+    if not images:
+        raise FickError("no images to tile: pass at least one image")
     n = len(images)
     c, h, w = images[0].shape
+    k = upscale_factor(h, w, min_side)
+    h, w = h * k, w * k
     cols = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = torch.full((c, rows * (h + padding) + padding, cols * (w + padding) + padding), -1.0)
     for i, img in enumerate(images):
-        r, k = divmod(i, cols)
-        top, left = padding + r * (h + padding), padding + k * (w + padding)
-        grid[:, top : top + h, left : left + w] = img.detach().float().cpu()
+        r, col = divmod(i, cols)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        big = img.detach().float().cpu().repeat_interleave(k, dim=1).repeat_interleave(k, dim=2)
+        grid[:, top : top + h, left : left + w] = big
     return grid
 
 
@@ -61,14 +89,16 @@ def write_samples(
     prefix: str = "sample",
     grid_columns: int | None = None,
 ) -> list[Path]:
-    """Per-image PNGs and ``<prefix>_grid.png``; returns the grid first, then the images."""
+    """Per-image PNGs at their own size and ``<prefix>_grid.png``, enlarged to be seen (see
+    ``make_grid``); returns the grid first, then the images."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not samples:
         return []
     files = [
         save_image(
-            make_grid([s.image for s in samples], grid_columns), out_dir / f"{prefix}_grid.png"
+            make_grid([s.image for s in samples], grid_columns, min_side=VIEW_MIN_SIDE),
+            out_dir / f"{prefix}_grid.png",
         )
     ]
     for i, s in enumerate(samples):

@@ -3,7 +3,9 @@
 A sample is a ``VideoSample``: frames (T, C, H, W) in [-1, 1] (the image domain's range) and a
 class label (None when unconditional). GIFs are written losslessly for 8-bit grayscale (a 256-grey
 palette) and named ``<prefix>_<index>[_label<k>].gif``; ``load_video_samples`` reads them back.
-MP4 (H.264, lossy) is a convenience for viewers, written with imageio's FFMPEG plugin.
+MP4 (H.264, lossy) is a convenience for viewers, written with imageio's FFMPEG plugin (at least
+64 pixels a side); the frame strip shows frames at least ``VIEW_MIN_SIDE`` pixels a side; GIFs
+keep the samples' own size, since they are the samples that evaluation reads back.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from fick.domains.base import FickError
+
+from ..export import VIEW_MIN_SIDE, upscale_factor
 
 __all__ = [
     "VideoSample",
@@ -91,9 +95,12 @@ def save_mp4(frames: torch.Tensor, path: Path, fps: float = 10.0) -> Path | None
     return Path(path)
 
 
-def frame_strip(samples: list[VideoSample], padding: int = 1) -> np.ndarray:
-    """One row per clip, one column per frame, on a black background: (H', W') or (H', W', 3)."""
+def frame_strip(samples: list[VideoSample], padding: int = 1, min_side: int = 0) -> np.ndarray:
+    """One row per clip, one column per frame, on a black background: (H', W') or (H', W', 3).
+    Frames are enlarged by nearest-neighbour repetition to at least ``min_side`` pixels."""
     arrays = [to_uint8_frames(s.frames) for s in samples]
+    k = upscale_factor(*arrays[0].shape[1:3], min_side)
+    arrays = [a.repeat(k, axis=1).repeat(k, axis=2) for a in arrays]
     t = max(len(a) for a in arrays)
     h, w = arrays[0].shape[1:3]
     shape = (len(arrays) * (h + padding) + padding, t * (w + padding) + padding) + arrays[0].shape[
@@ -123,7 +130,7 @@ def write_video_samples(
     if not samples:
         return []
     strip = out_dir / f"{prefix}_strip.png"
-    Image.fromarray(frame_strip(samples)).save(strip)
+    Image.fromarray(frame_strip(samples, padding=2, min_side=VIEW_MIN_SIDE)).save(strip)
     files = [strip]
     for i, s in enumerate(samples):
         stem = f"{prefix}_{i:04d}" + ("" if s.label is None else f"_label{s.label}")
