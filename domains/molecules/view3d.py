@@ -190,7 +190,7 @@ function paint(ctx, cell, W, H) {
   const shown = m.el.map(e => !(hideH && e === 'H'));
   const q = m.pos.map(p => { const v = [p[0]-g.c[0], p[1]-g.c[1], p[2]-g.c[2]];
     return cell.R.map(r => r[0]*v[0] + r[1]*v[1] + r[2]*v[2]); });
-  const X = p => W/2 + sc*p[0], Y = p => H/2 - sc*p[1], items = [];
+  const X = p => W/2 + sc*p[0], Y = p => H/2 - sc*p[1], items = [], charges = [];
   m.bonds.forEach(b => { if (shown[b[0]] && shown[b[1]])
     items.push({z: (q[b[0]][2] + q[b[1]][2]) / 2 - 1e-3, bond: b}); });
   q.forEach((p, i) => { if (shown[i]) items.push({z: p[2], atom: i}); });
@@ -218,11 +218,14 @@ function paint(ctx, cell, W, H) {
       grad.addColorStop(1, shade(col, -0.35));
       ctx.fillStyle = grad; ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
       ctx.strokeStyle = 'rgba(0,0,0,0.35)'; ctx.lineWidth = 0.7; ctx.stroke();
-      if (m.q[i]) { const z = Math.abs(m.q[i]);
-        ctx.fillStyle = '#000'; ctx.font = 'bold 13px sans-serif';
-        ctx.fillText((m.q[i] > 0 ? '+' : '\u2212') + (z > 1 ? z : ''), x + r * 0.8, y - r * 0.8); }
+      if (m.q[i]) charges.push([x + r * 0.75, y - r * 0.75, m.q[i]]);
     }
   }
+  // formal charges last, so that no nearer atom hides them
+  ctx.font = 'bold 14px sans-serif'; ctx.lineWidth = 3; ctx.strokeStyle = '#ffffff';
+  ctx.fillStyle = '#000000';
+  for (const [x, y, c] of charges) { const t = (c > 0 ? '+' : '\u2212') + (Math.abs(c) > 1 ? Math.abs(c) : '');
+    ctx.strokeText(t, x, y); ctx.fillText(t, x, y); }
 }
 function draw(cell) { cell.ctx.setTransform(dpr, 0, 0, dpr, 0, 0); paint(cell.ctx, cell, S, S); }
 function drawAll() { cells.forEach(draw); }
