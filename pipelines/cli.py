@@ -3,15 +3,33 @@
 Heavy libraries (torch, lightning, mlflow) are imported inside the commands so that ``fick
 --help`` answers at once. A user error (``FickError``, a bad config, a missing file) is printed
 as one line on stderr with exit code 2; a run it interrupts is marked FAILED, never RUNNING.
+Ctrl-C exits 130 and SIGTERM 143 (the shell's 128 + signal), their runs marked KILLED.
+Obviously bad arguments (``-n 0``, ``--steps -1``) are refused before any model is loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
+import threading
 from pathlib import Path
 
-__all__ = ["build_parser", "main"]
+__all__ = ["Terminated", "build_parser", "main"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: the same clean-up, then exit code 143."""
+
+
+def _on_sigterm(signum, frame):
+    # Only where this is the installed handler: inside a training, Lightning's own handler
+    # calls this one too and stops at the next batch boundary (raising here could cut an
+    # MLflow write in half)
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
+        raise Terminated("SIGTERM")
 
 _FMT = argparse.RawDescriptionHelpFormatter
 
@@ -45,18 +63,30 @@ def cmd_train(args) -> int:
 
 
 def _default_out(ref: str) -> Path:
+    """A new folder outputs/samples/<model>-<time>[-k], created here so that commands started
+    in the same second never share one (mkdir is atomic: exactly one process creates a name)."""
     import re
     import time
 
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ref).strip("_")[-60:] or "model"
-    return Path("outputs") / "samples" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path("outputs") / "samples" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        folder = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{base}: 10,000 folders of that name already exist")
 
 
 def cmd_sample(args) -> int:
     from fick.pipelines import modelio, sampling
 
     model = modelio.load(args.model)
-    with sampling.shared_out_dir(Path(args.out) if args.out else _default_out(args.model)) as out:
+    wanted = Path(args.out) if args.out else (lambda: _default_out(args.model))
+    with sampling.shared_out_dir(wanted) as out:
         return _sample_into(model, out, args)
 
 
@@ -130,12 +160,67 @@ def _print_metrics(metrics: dict[str, float]) -> None:
         print(f"{k.ljust(width)}  {v:.6g}")
 
 
+def _file_plugin(target: Path):
+    """The domain plugin that evaluates ``target`` as files without a model (a file with a
+    suffix it claims, or a folder holding such files), else None."""
+    from fick.pipelines import registry
+
+    for plugin in registry.available().values():
+        suffixes = tuple(getattr(plugin, "sample_suffixes", ()))
+        if not suffixes or not hasattr(plugin, "evaluate_files"):
+            continue
+        if target.suffix.lower() in suffixes and not target.is_dir():
+            return plugin
+        if target.is_dir() and any(p.suffix.lower() in suffixes for p in target.iterdir()):
+            return plugin
+    return None
+
+
+def _evaluate_files(plugin, target: Path, args) -> int:
+    import time
+    from types import SimpleNamespace
+
+    from fick.pipelines import sampling
+
+    stem = target.stem or target.name or "files"
+    out = Path(args.out) if args.out else (
+        Path("outputs") / "evaluations" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    options = {"moses": args.moses, "posebusters": args.posebusters,
+               "strain": not args.no_strain, "train_smiles": args.train_smiles}
+    report = plugin.evaluate_files(target, out, options)
+    for line in report["skipped"]:
+        print(f"skipped {line}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    metrics = report["metrics"]
+    _print_metrics(metrics)
+    print(f"per-molecule scores: {', '.join(str(f) for f in report['files']) or '(none)'}")
+    if not args.no_track:
+        source = SimpleNamespace(domain=plugin.name, task_name="files", source=str(target))
+        run_id = sampling.track_evaluation(
+            args.experiment, source, metrics,
+            params={"files": str(target), **{k: v for k, v in options.items() if v is not None}},
+            files_dir=out,
+        )
+        print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from fick.domains.base import FickError
     from fick.pipelines import modelio, sampling
 
     target = Path(args.target)
     samples_manifest = target / sampling.SAMPLES_MANIFEST
+    if not samples_manifest.is_file() and not args.model:
+        plugin = _file_plugin(target)
+        if plugin is not None:
+            if not target.exists():
+                raise FickError(f"{target} does not exist: pass an existing file or folder")
+            return _evaluate_files(plugin, target, args)
+        if not target.exists() and (target.suffix or "/" in args.target) and not (
+                args.target.startswith(("runs:/", "models:/"))):
+            raise FickError(f"{target} does not exist: pass a file, a folder, or a model name")
     if samples_manifest.is_file() or (target.is_dir() and args.model):
         import yaml
 
@@ -377,14 +462,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_FMT,
         description="Compute the domain's metrics, print them as a table and log them to MLflow. "
         "A model is sampled first (-n, --steps ...); a folder written by `fick sample` "
-        "is read back.",
+        "is read back; an .sdf file (or a folder of them) is evaluated as it is, without a model.",
         epilog=_examples(
             "fick evaluate digits -n 256",
             "fick evaluate outputs/samples/digits-20260101-120000",
+            "fick evaluate molecules.sdf --moses 10000",
             "fick evaluate runs:/3f2a...e1/model --reference configs/images/digits.yaml",
         ),
     )
-    p.add_argument("target", metavar="MODEL_OR_SAMPLES", help="model reference or sample folder")
+    p.add_argument(
+        "target",
+        metavar="MODEL_OR_FILES",
+        help="model reference, sample folder, or files to evaluate as they are (an .sdf file, "
+        "a folder of them)",
+    )
     p.add_argument(
         "--reference",
         metavar="CONFIG",
@@ -401,6 +492,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment", default="evaluations", help="MLflow experiment (default 'evaluations')"
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument(
+        "--moses",
+        default="auto",
+        metavar="auto|all|N|none",
+        help="molecule files: MOSES metrics against its test and scaffold-test sets; auto = all "
+        "of them when the molecules are drug-like; N = a fixed random subset of N (statistics "
+        "cached once in the fick cache folder)",
+    )
+    p.add_argument(
+        "--posebusters",
+        default="fast",
+        choices=["fast", "full", "off"],
+        help="molecule files: PoseBusters checks; full adds its internal-energy check "
+        "(about 3 s a molecule)",
+    )
+    p.add_argument("--no-strain", action="store_true", help="molecule files: no MMFF strain")
+    p.add_argument(
+        "--train-smiles", metavar="FILE", help="molecule files: training SMILES for novelty"
+    )
     _sampling_options(p, 64)
     p.set_defaults(func=cmd_evaluate)
 
@@ -480,6 +590,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_arguments(args) -> None:
+    """Refuse obviously bad numbers of any command at once, before a model loads (qm9 takes
+    seconds); the domain checks the rest (atom counts, conditions) once the model is known."""
+    from fick.domains.base import FickError
+
+    for attr, flag in (("n", "-n"), ("steps", "--steps"), ("batch_size", "--batch-size"),
+                       ("num_nodes", "--num-nodes")):
+        value = getattr(args, attr, None)
+        if value is not None and value < 1:
+            raise FickError(f"{flag} must be a positive whole number, got {value}")
+    guidance = getattr(args, "guidance", None)
+    # 0 is allowed: it is the unconditional model (fick.core.guidance: u + w (c - u))
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise FickError(
+            f"--guidance must be a finite number >= 0 (1 = conditional, 0 = unconditional, "
+            f"above 1 = stronger), got {guidance}"
+        )
+    devices = str(getattr(args, "devices", "1"))
+    if devices.strip() in ("0", ""):
+        raise FickError(f"--devices must be at least 1 (or auto), got '{devices}'")
+    out = getattr(args, "out", None)
+    if out and Path(out).is_file():
+        raise FickError(f"--out {out} is a file: pass a folder (it is created if missing)")
+    if hasattr(args, "condition") and hasattr(args, "option"):
+        _pairs(args.condition, "--condition")
+        _domain_options(args)
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars an error cut short, so that its message starts a line."""
+    std = sys.modules.get("tqdm.std")
+    if std is None:
+        return
+    classes, bars = [std.tqdm], set()
+    while classes:  # each tqdm subclass (auto, rich, Lightning's) keeps its own instance set
+        cls = classes.pop()
+        bars.update(cls.__dict__.get("_instances", ()))
+        classes.extend(cls.__subclasses__())
+    for bar in bars:
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - never hide the error behind a display problem
+            pass
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return text or type(err).__name__
@@ -496,17 +651,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from fick.domains.base import FickError
 
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    if previous_sigterm is signal.SIG_DFL:  # keep a handler the caller installed (or SIG_IGN)
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        _check_arguments(args)
         return int(args.func(args) or 0)
     except FickError as err:
+        _close_progress_bars()
         print(f"fick: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        _close_progress_bars()
         print(f"fick: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except Terminated:
+        _close_progress_bars()
+        print("fick: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("fick: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous_sigterm is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,15 @@ class MoleculesPlugin:
         return {"data": MoleculeDataConfig, "model": model}
 
     def build_data(self, task: str, data_cfg: Any, *, seed: int) -> DataBundle:
+        from .data.moses3d_dataset import build_moses3d_data, is_moses3d
         from .model.config import MoleculeDataConfig, config_from
         from .model.datasets import build_molecule_data
 
         self._check(task)
-        return build_molecule_data(config_from(MoleculeDataConfig, data_cfg), seed=seed)
+        cfg = config_from(MoleculeDataConfig, data_cfg)
+        if is_moses3d(cfg.dataset):
+            return build_moses3d_data(cfg, seed=seed)
+        return build_molecule_data(cfg, seed=seed)
 
     def build_task(
         self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
@@ -69,16 +73,69 @@ class MoleculesPlugin:
 
     def load_samples(self, path: Path) -> list:
         from .export import read_sdf
+        from .metrics.sdf_reader import sdf_files
 
         path = Path(path)
-        if path.is_dir():
-            files = sorted(path.glob("*.sdf"))
-            if not files:
-                raise FickError(f"no .sdf file in {path}: pass an SDF file or a folder of them")
-            return [m for f in files for m in read_sdf(f)]
-        if not path.exists():
-            raise FickError(f"{path} does not exist: pass an SDF file written by fick sample")
-        return read_sdf(path)
+        files = sdf_files(path, suffixes=(".sdf",))
+        if not files:
+            raise FickError(f"no .sdf file in {path}: pass an SDF file or a folder of them")
+        skipped: list = []
+        out = [m for f in files for m in read_sdf(f, skipped=skipped)]
+        for bad in skipped:  # named, never silent; the good records are still evaluated
+            print(f"skipped {bad}")
+        return out
+
+    # -- evaluation of files without a model (fick evaluate FILE.sdf | FOLDER) ---------------
+    sample_suffixes = (".sdf", ".sd")
+
+    def evaluate_files(self, path: Path, out_dir: Path, options: dict[str, Any]) -> dict:
+        """Evaluate SDF files as they are: metrics, per-molecule scores written to
+        ``out_dir/evaluated.sdf`` and ``.csv`` (and ``skipped.csv``), skipped records, notes.
+
+        ``options``: ``moses`` (auto | all | N | none), ``posebusters`` (fast | full | off),
+        ``strain`` (bool), ``train_smiles`` (a file of SMILES, one per line, for novelty)."""
+        import csv
+
+        from .export import write_csv, write_sdf
+        from .metrics.evaluate_sdf import evaluate_sdf_files
+        from .metrics.sdf_reader import sdf_files
+
+        files = sdf_files(path, suffixes=self.sample_suffixes)
+        if not files:
+            raise FickError(f"no .sdf file in {path}: pass an SDF file or a folder of them")
+        train = None
+        if options.get("train_smiles"):
+            source = Path(options["train_smiles"])
+            if not source.is_file():
+                raise FickError(f"--train-smiles {source}: no such file; pass a file of SMILES")
+            from .data.perception import canonical_smiles_set
+
+            lines = source.read_text().split("\n")
+            train = canonical_smiles_set(x.split(",")[0].split()[0] for x in lines if x.strip())
+        pb = options.get("posebusters", "fast")
+        result = evaluate_sdf_files(files, moses=str(options.get("moses", "auto")),
+                                    posebusters=None if pb == "off" else pb,
+                                    strain=bool(options.get("strain", True)), train_smiles=train)
+        many = len(files) > 1
+        for rec, score in zip(result.records, result.scores):
+            score["record"] = rec.number  # where it came from, so it can be found again
+            if many:
+                score["source_file"] = rec.file.name
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        if result.records:
+            mols = [r.mol for r in result.records]
+            written += [write_sdf(mols, out_dir / "evaluated.sdf", result.scores),
+                        write_csv(mols, out_dir / "evaluated.csv", result.scores)]
+        if result.skipped:
+            with open(out_dir / "skipped.csv", "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["file", "record", "reason"])
+                w.writerows([str(b.file), b.number, b.reason] for b in result.skipped)
+            written.append(out_dir / "skipped.csv")
+        return {"metrics": result.metrics, "skipped": [str(b) for b in result.skipped],
+                "notes": result.notes, "files": written}
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         from .commands import add_data_commands

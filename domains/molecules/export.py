@@ -22,7 +22,7 @@ from rdkit.Chem import Draw, rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 from torch_geometric.data import Data
 
-from .data.perception import canonical_smiles, mol_from_atoms
+from .data.perception import mol_from_atoms
 from .data.records import make_record
 from .metrics.stability import bond_order_matrix, bonds_from_orders
 
@@ -116,11 +116,41 @@ def from_rdkit(rd: Chem.Mol, elements: Sequence[str], y: Sequence[float] = (),
 
 
 def _tag_value(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """The text of an SD tag / CSV cell; None (not written) for missing values and empty text."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
         return None
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
+
+
+def _whole_smiles(rd: Chem.Mol) -> str:
+    """SMILES of the whole molecule as written (all fragments, radicals as they are: atoms
+    written without implicit hydrogens get none), aromatic where RDKit perceives it."""
+    m = Chem.Mol(rd)
+    try:
+        Chem.SanitizeMol(m)
+    except Exception:  # noqa: BLE001 - unsanitizable: its SMILES as it stands
+        m = Chem.Mol(rd)
+    try:
+        return Chem.MolToSmiles(Chem.RemoveHs(m, sanitize=False), isomericSmiles=False)
+    except Exception:  # noqa: BLE001 - an odd graph is still written, without SMILES
+        return ""
+
+
+def _tags(rd: Chem.Mol, score: dict[str, Any]) -> dict[str, Any]:
+    """The tags of one molecule: ``smiles`` is the whole molecule's and, separately named,
+    ``largest_fragment_smiles`` (what EDM-style scores call ``smiles``)."""
+    tags = dict(score)
+    if "largest_fragment_smiles" not in tags and "smiles" in tags:
+        tags["largest_fragment_smiles"] = tags.pop("smiles")
+    if not tags.get("smiles"):
+        tags["smiles"] = _whole_smiles(rd)
+    return {"smiles": tags.pop("smiles"), **tags}
+
+
+def _as_rdkit(m: Any, elements: Sequence[str] | None) -> Chem.Mol:
+    return Chem.Mol(m) if isinstance(m, Chem.Mol) else to_rdkit(m, elements)
 
 
 def write_sdf(
@@ -131,18 +161,26 @@ def write_sdf(
     elements: Sequence[str] | None = None,
     prefix: str = "sample",
 ) -> Path:
-    """SDF with 3D coordinates, bonds, formal charges, and per-molecule scores as SD tags."""
+    """SDF with 3D coordinates, bonds, formal charges, and per-molecule scores as SD tags.
+
+    ``molecules``: records, or RDKit molecules (written as they are, their own tags kept unless a
+    score of the same name replaces them). Tags describe their own molecule: ``smiles`` (whole
+    molecule), ``largest_fragment_smiles``, the scores; the element vocabulary (the same for
+    every record) sits on the first record only, where ``read_sdf`` finds it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = Chem.SDWriter(str(path))
     writer.SetKekulize(False)  # bonds are already kekulized (or deliberately aromatic)
     try:
         for i, m in enumerate(molecules):
-            rd = to_rdkit(m, elements)
-            rd.SetProp("_Name", f"{prefix}_{i}")
-            # the vocabulary travels with the file, so read_sdf restores the same atom_type ids
-            rd.SetProp(ELEMENTS_TAG, " ".join(_elements(m, elements)))
-            for key, value in (scores[i] if scores is not None else {}).items():
+            rd = _as_rdkit(m, elements)
+            if not isinstance(m, Chem.Mol) or not rd.HasProp("_Name") or not rd.GetProp("_Name"):
+                rd.SetProp("_Name", f"{prefix}_{i}")
+            if i == 0 and not isinstance(m, Chem.Mol):
+                # the vocabulary travels with the file, so read_sdf restores the same atom_type ids
+                rd.SetProp(ELEMENTS_TAG, " ".join(_elements(m, elements)))
+            score = scores[i] if scores is not None else {}
+            for key, value in _tags(rd, score).items():
                 text = _tag_value(value)
                 if text is not None and key != "_Name":
                     rd.SetProp(str(key), text)
@@ -152,41 +190,54 @@ def write_sdf(
     return path
 
 
-def read_sdf(path: str | Path, elements: Sequence[str] | None = None) -> list[Data]:
+def read_sdf(path: str | Path, elements: Sequence[str] | None = None,
+             skipped: list | None = None) -> list[Data]:
     """Read an SDF (hydrogens kept) back into records; numeric SD tags become ``y``.
 
-    ``elements``: the vocabulary to index (an atom outside it is an error); None takes the
-    vocabulary ``write_sdf`` stored in the file (tag ``fick_elements``), else builds it from the
-    file's atoms sorted by atomic number. Each record carries ``elements`` (list of symbols) and
-    ``sd_tags`` (the names of its ``y`` columns: every numeric tag of the file, NaN if absent)."""
-    supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
-    mols = []
-    for k, rd in enumerate(supplier):
-        if rd is None:
-            raise FickError(f"record {k + 1} of {path} is unreadable: check or remove it")
-        mols.append(rd)
-    found = {a.GetSymbol() for rd in mols for a in rd.GetAtoms()}
-    if elements is None and mols and mols[0].HasProp(ELEMENTS_TAG):
-        elements = mols[0].GetProp(ELEMENTS_TAG).split()
+    ``elements``: the vocabulary to index; None takes the vocabulary ``write_sdf`` stored in the
+    file (tag ``fick_elements``), else builds it from the file's atoms sorted by atomic number.
+    Unreadable records (truncated, non-finite coordinates, unknown elements, atoms outside the
+    vocabulary) are skipped: appended to ``skipped`` as ``SkippedRecord`` (file, record number,
+    reason) when a list is given, else a FickError names the first. Each record carries
+    ``elements`` and ``sd_tags`` (the names of its ``y`` columns: every numeric tag of the
+    file, NaN if absent) and ``index`` (its record number - 1)."""
+    from .metrics.sdf_reader import SkippedRecord, read_sdf_records
+
+    good, bad = read_sdf_records(path)
+    if elements is None:
+        tagged = next((r.mol for r in good if r.mol.HasProp(ELEMENTS_TAG)), None)
+        if tagged is not None:
+            elements = tagged.GetProp(ELEMENTS_TAG).split()
+    found = {a.GetSymbol() for r in good for a in r.mol.GetAtoms()}
     vocab = list(elements) if elements is not None else sorted(found, key=_PT.GetAtomicNumber)
-    missing = found - set(vocab)
-    if missing:
-        raise FickError(f"{path} has elements {sorted(missing)} outside the model's vocabulary "
-                        f"{vocab}: use molecules with those elements only")
+    inside = []
+    for r in good:
+        outside = sorted({a.GetSymbol() for a in r.mol.GetAtoms()} - set(vocab))
+        if outside:
+            bad.append(SkippedRecord(r.file, r.number, f"elements {outside} outside the "
+                                                       f"vocabulary {vocab}"))
+        else:
+            inside.append(r)
+    bad.sort(key=lambda b: b.number)
+    if bad and skipped is None:
+        raise FickError(f"{bad[0]}: check or remove that record")
+    if skipped is not None:
+        skipped.extend(bad)
     tag_rows = []
-    for rd in mols:
+    for r in inside:
         tags = {}
-        for key in rd.GetPropNames():
+        for key in r.mol.GetPropNames():
             try:
-                tags[key] = float(rd.GetProp(key))
+                tags[key] = float(r.mol.GetProp(key))
             except ValueError:
                 continue
         tag_rows.append(tags)
     # One property layout for all records (union of numeric tags, NaN where absent).
     tag_names = list(dict.fromkeys(k for t in tag_rows for k in t))
     out = []
-    for k, (rd, tags) in enumerate(zip(mols, tag_rows)):
-        rec = from_rdkit(rd, vocab, [tags.get(t, math.nan) for t in tag_names], index=k)
+    for r, tags in zip(inside, tag_rows):
+        rec = from_rdkit(r.mol, vocab, [tags.get(t, math.nan) for t in tag_names],
+                         index=r.number - 1)
         rec.elements = vocab
         rec.sd_tags = tag_names
         out.append(rec)
@@ -213,18 +264,15 @@ def write_xyz(molecules: Sequence[Any], path: str | Path, *,
 def write_csv(molecules: Sequence[Any], path: str | Path,
               scores: Sequence[dict[str, Any]] | None = None, *,
               elements: Sequence[str] | None = None) -> Path:
-    """CSV of index, SMILES (from the scores where given, else computed) and the scores."""
+    """CSV of index, ``smiles`` (whole molecule), ``largest_fragment_smiles`` and the scores:
+    the same columns as the SD tags ``write_sdf`` writes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, m in enumerate(molecules):
         s = dict(scores[i]) if scores is not None else {}
-        if s.get("smiles") is None:
-            s["smiles"] = canonical_smiles(to_rdkit(m, elements)) or ""
-        rows.append({"index": i, **s})
+        rows.append({"index": i, **_tags(_as_rdkit(m, elements), s)})
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    keys.remove("smiles")
-    keys.insert(1, "smiles")
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()

@@ -14,6 +14,7 @@ __all__ = [
     "BOND_MARGINS_PM",
     "DOUBLE_BOND_PM",
     "EDM_VALENCES",
+    "MIDI_VALENCES",
     "SINGLE_BOND_PM",
     "TRIPLE_BOND_PM",
     "allowed_valences",
@@ -76,37 +77,44 @@ EDM_VALENCES: dict[str, tuple[int, ...]] = {
     "Bi": (3, 5),
 }
 
-# The usual neutral valences for users' data (S 2/4/6 where EDM's GEOM setting used 4 only).
-ALLOWED_VALENCES: dict[str, tuple[int, ...]] = {
-    **EDM_VALENCES, "S": (2, 4, 6), "P": (3, 5), "Se": (2,),
+# MiDi's allowed valences with formal charges (Vignac et al. 2023, "MiDi: Mixed Graph and 3D
+# Denoising Diffusion for Molecule Generation", table `allowed_bonds` of its
+# midi/analysis/rdkit_functions.py), the table EQGAT-diff, SemlaFlow and FlowMol copied for their
+# GEOM-Drugs stability: element -> allowed sums, or charge -> allowed sums. Quirks are kept on
+# purpose so that numbers compare: neutral C may have 3 and neutral N 2 bonds, neutral S 2 or 6
+# (a sulfoxide's 4 is unstable unless written S+ / O-), Cl and I ignore their charge.
+MIDI_VALENCES: dict[str, tuple[int, ...] | dict[int, tuple[int, ...]]] = {
+    "H": {0: (1,), 1: (0,), -1: (0,)},
+    "C": {0: (3, 4), 1: (3,), -1: (3,)},
+    "N": {0: (2, 3), 1: (2, 3, 4), -1: (2,)},
+    "O": {0: (2,), 1: (3,), -1: (1,)},
+    "F": {0: (1,), -1: (0,)},
+    "B": (3,), "Al": (3,), "Si": (4,),
+    "P": {0: (3, 5), 1: (4,)},
+    "S": {0: (2, 6), 1: (2, 3), 2: (4,), 3: (5,), -1: (3,)},
+    "Cl": (1,), "As": (3,),
+    "Br": {0: (1,), 1: (2,)}, "I": (1,), "Hg": (1, 2), "Bi": (3, 5), "Se": (2, 4, 6),
 }
 
-# Group of the main-group elements, for how a formal charge changes the valence.
-_GROUP = {"H": 1, "B": 13, "Al": 13, "C": 14, "Si": 14, "N": 15, "P": 15, "As": 15, "Bi": 15,
-          "O": 16, "S": 16, "Se": 16, "F": 17, "Cl": 17, "Br": 17, "I": 17}
+# The neutral entries of MiDi's table (what ``allowed_valences(element)`` gives).
+ALLOWED_VALENCES: dict[str, tuple[int, ...]] = {
+    k: (v.get(0, ()) if isinstance(v, dict) else v) for k, v in MIDI_VALENCES.items()
+}
 
 
 def allowed_valences(element: str, charge: int = 0, *, edm: bool = False) -> tuple[int, ...]:
     """Allowed sums of bond orders for an atom (empty tuple: element unknown to the tables).
 
-    With a formal charge (non-EDM mode): groups 15-17 gain one bond per positive charge and lose
-    one per negative charge (N+ 4, O- 1); carbon loses one per unit of either sign (C+ / C- 3);
-    group 13 gains one per negative charge (B- 4); hydrogen with any charge has none."""
-    base = (EDM_VALENCES if edm else ALLOWED_VALENCES).get(element, ())
-    if edm or charge == 0 or not base:
-        return base
-    group = _GROUP.get(element)
-    if group in (15, 16, 17):
-        shifted = tuple(v + charge for v in base)
-    elif group == 14:
-        shifted = tuple(v - abs(charge) for v in base)
-    elif group == 13:
-        shifted = tuple(v - charge for v in base)
-    elif group == 1:
-        shifted = (1 - abs(charge),)
-    else:
-        shifted = base
-    return tuple(v for v in shifted if v >= 0)
+    ``edm=True``: EDM's table, charges ignored (QM9 numbers as EDM publishes them). Otherwise
+    MiDi's charge-aware table (``MIDI_VALENCES``), looked up as MiDi's ``check_stability`` does:
+    an element with one list ignores the charge; a charge missing from an element's entries
+    falls back to its neutral entry (MiDi: ``possible_bonds.get(charge, possible_bonds[0])``)."""
+    if edm:
+        return EDM_VALENCES.get(element, ())
+    entry = MIDI_VALENCES.get(element, ())
+    if isinstance(entry, dict):
+        return entry.get(int(charge), entry.get(0, ()))
+    return entry
 
 
 def typical_length(a: str, b: str, order: int) -> float | None:

@@ -25,7 +25,8 @@ import torch
 from rdkit import Chem
 
 from ..data.perception import canonical_smiles, mol_from_atoms
-from .chemistry import druglikeness, geometry_checks, largest_fragment, sanitized
+from .chemistry import druglikeness, largest_fragment, sanitized
+from .posebusters_checks import posebusters_checks
 from .stability import atom_stability, bond_order_matrix, bonds_from_orders, given_bond_orders
 
 __all__ = ["evaluate_molecules", "score_molecule", "score_molecules", "summarize_scores"]
@@ -57,7 +58,8 @@ def score_molecule(
 ) -> dict[str, Any]:
     """Scores of one molecule record (``pos``, ``atom_type``, optional ``charge``,
     ``bond_index``/``bond_type``). Keys: num_atoms, atom_stable (count), mol_stable, valid,
-    smiles, num_fragments, connected, reason, and for valid ones qed, sa, lipinski, geometry."""
+    smiles, num_fragments, connected, reason, and for valid ones qed, sa, lipinski and
+    PoseBusters' molecule checks (``pb_*``, ``pb_valid``: all passed)."""
     if bonds not in ("perceive", "given"):
         raise ValueError(f"bonds must be 'perceive' or 'given', not {bonds!r}")
     elements = list(_elements_of(mol, elements))
@@ -116,8 +118,8 @@ def score_molecule(
         out["valid"], out["smiles"] = 1.0, smiles
         if druglike:
             out.update(druglikeness(frag))
-        if geometry:
-            out.update(geometry_checks(clean))
+        if geometry:  # PoseBusters' molecule checks, without its slow internal-energy one
+            out.update(posebusters_checks([clean], "fast")[0])
     except Exception as err:  # noqa: BLE001 - one molecule must never abort the evaluation
         out["valid"], out["smiles"] = 0.0, None
         out["reason"] = f"RDKit error: {type(err).__name__}: {str(err).strip()[:200]}"
@@ -163,13 +165,10 @@ def summarize_scores(
         novel = [s for s in unique if s not in train]
         out["novelty"] = len(novel) / len(unique) if unique else math.nan
         out["valid_unique_novel"] = len(novel) / n
-    for key in ("qed", "sa", "lipinski", "bond_lengths_ok", "bond_angles_ok", "no_clash"):
+    pb_keys = [k for k in dict.fromkeys(k for s in valid for k in s) if k.startswith("pb_")]
+    for key in ("qed", "sa", "lipinski", *pb_keys):
         if any(key in s for s in valid):
             out[key] = _mean(valid, key)
-    if any("bond_lengths_ok" in s for s in valid):
-        out["geometry_ok"] = float(np.mean([
-            s["bond_lengths_ok"] * s["bond_angles_ok"] * s["no_clash"] for s in valid
-        ]))
     return out
 
 

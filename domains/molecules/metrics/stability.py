@@ -5,7 +5,11 @@ length is tabulated and d < double + 5, raised to 3 if a triple length is tabula
 d < triple + 3 (the highest order whose threshold is met; pairs without a tabulated single length
 are never bonded). An atom is stable if the sum of its bond orders is one of its allowed valences;
 a molecule is stable if all its atoms are. EDM ignores formal charges; ``given`` bonds (models
-that generate bonds) are checked with charge-aware valences and aromatic bonds count 1.5.
+that generate bonds, SDF files) are checked with MiDi's charge-aware valence table
+(``bond_tables.MIDI_VALENCES``, as EQGAT-diff / SemlaFlow / FlowMol count them) and aromatic bonds
+count 1.5. One difference from MiDi: the sum must equal an allowed valence exactly, where MiDi
+truncates it to an integer first (MiDi calls an aromatic N with 1.5 + 1.5 + 1 = 4 bonds "4"); the
+SDF evaluator kekulizes aromatic bonds first, where both agree.
 """
 
 from __future__ import annotations

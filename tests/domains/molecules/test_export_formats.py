@@ -58,7 +58,13 @@ def test_sdf_round_trip_with_rdkit(molecules, tmp_path):
                         int(b.GetBondTypeAsDouble())) for b in mol.GetBonds())
         assert bonds == sorted(zip(*rec.bond_index.tolist(), rec.bond_type.tolist()))
         assert float(mol.GetProp("qed")) == pytest.approx(sc["qed"])
-        assert mol.GetProp("smiles") == sc["smiles"] and not mol.HasProp("missing")
+        # the whole molecule's own SMILES; the score's (EDM: largest fragment) under its name
+        assert mol.GetProp("smiles") == Chem.MolToSmiles(Chem.RemoveHs(mol), isomericSmiles=False)
+        assert mol.GetProp("largest_fragment_smiles") == sc["smiles"]
+        assert not mol.HasProp("missing")
+    # a tag that is the same for every record (the vocabulary) is written once, not per record
+    assert back[0].HasProp("fick_elements") and not any(m.HasProp("fick_elements")
+                                                        for m in back[1:])
     again = read_sdf(path, elements=EL)
     for a, b in zip(molecules, again):
         assert torch.equal(a.atom_type, b.atom_type) and torch.equal(a.charge, b.charge)
@@ -106,7 +112,8 @@ def test_xyz_csv_png_html(molecules, tmp_path):
     assert torch.allclose(torch.tensor(first.GetConformer().GetPositions()),
                           molecules[0].pos.double(), atol=1e-5)
     rows = list(csv.DictReader(open(write_csv(molecules, tmp_path / "m.csv", scores))))
-    assert [r["smiles"] for r in rows] == [s["smiles"] for s in scores]
+    assert [r["largest_fragment_smiles"] for r in rows] == [s["smiles"] for s in scores]
+    assert [r["smiles"] for r in rows] == [s["smiles"] for s in scores]  # one fragment each
     assert rows[0]["smiles"] == "CC(=O)[O-]" and "qed" in rows[0]
     img = Image.open(grid_png(molecules, tmp_path / "m.png", per_row=2, size=200))
     assert img.size == (400, 400)

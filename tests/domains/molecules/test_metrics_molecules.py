@@ -1,5 +1,5 @@
 """Metrics on hand-built molecules: EDM's bond-order thresholds, stability, validity, uniqueness,
-novelty, connectivity, given bonds and charges, drug-likeness, geometry, robustness."""
+novelty, connectivity, given bonds and charges, drug-likeness, PoseBusters geometry, robustness."""
 
 import math
 
@@ -132,15 +132,16 @@ def test_druglikeness_matches_rdkit_and_lipinski():
 def test_geometry_flags_stretched_bonds_and_clashes():
     rec = embedded("CCCCCC")
     ok = score_molecule(rec, EL, bonds="given")
-    assert ok["bond_lengths_ok"] == ok["bond_angles_ok"] == ok["no_clash"] == 1.0
+    assert ok["pb_bond_lengths"] == ok["pb_bond_angles"] == ok["pb_internal_steric_clash"] == 1.0
+    assert ok["pb_valid"] == 1.0
     heavy = [i for i, t in enumerate(rec.atom_type.tolist()) if t == 1]
     stretched = rec.pos.clone()
     stretched[heavy[-1]] += 0.8 * (rec.pos[heavy[-1]] - rec.pos[heavy[-2]])
     s = score_molecule(make_record(stretched, rec.atom_type, rec.charge, rec.bond_index,
                                    rec.bond_type), EL, bonds="given")
-    assert s["bond_lengths_ok"] == 0.0
+    assert s["pb_bond_lengths"] == 0.0 and s["pb_valid"] == 0.0
     clash = rec.pos.clone()
     clash[heavy[-1]] = rec.pos[heavy[0]] + torch.tensor([1.0, 0, 0])  # onto the other end
     c = score_molecule(make_record(clash, rec.atom_type, rec.charge, rec.bond_index,
                                    rec.bond_type), EL, bonds="given")
-    assert c["no_clash"] == 0.0
+    assert c["pb_internal_steric_clash"] == 0.0
