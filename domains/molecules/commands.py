@@ -1,4 +1,4 @@
-"""``fick data molecules ...``: prepare QM9, import users' molecules, dataset stats, export a split.
+"""``fick data molecules ...``: prepare QM9 / MOSES3D, import users' molecules, stats, export.
 
 The molecules plugin calls ``add_data_commands(parser)`` with the parser of
 ``fick data molecules``; every subcommand sets ``func(args) -> int`` (exit code).
@@ -19,9 +19,21 @@ __all__ = ["add_data_commands", "load_named_dataset"]
 
 
 def load_named_dataset(name: str, split: str = "all"):
-    """A dataset by name ("qm9" or an imported one) and split; returns (dataset, extras)."""
-    from .data import QM9_UNITS, load_imported, load_qm9, split_dataset
+    """A dataset by name ("qm9", "moses3d..." or an imported one) and split; returns
+    (dataset, extras)."""
+    from .data import (
+        QM9_UNITS,
+        is_moses3d,
+        load_imported,
+        load_named_moses3d,
+        load_qm9,
+        split_dataset,
+    )
 
+    if is_moses3d(name):
+        return load_named_moses3d(name, split)
+    if split == "test_scaffolds":
+        raise FickError("--split test_scaffolds exists for MOSES3D only")
     if name.lower() == "qm9":
         qm9 = load_qm9(verbose=True)
         parts = {"train": qm9.train, "valid": qm9.valid, "test": qm9.test}
@@ -125,9 +137,48 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_moses3d(args: argparse.Namespace) -> int:
+    from .data import MOSES3D_SPLITS, prepare_moses3d
+
+    splits = list(MOSES3D_SPLITS) if args.split == "all" else [args.split]
+    for split in splits:
+        m = prepare_moses3d(split, args.n, seed=args.seed, workers=args.workers,
+                            shard_size=args.shard_size, out=args.out)
+        run = m["run"]
+        reasons = ", ".join(f"{k} {v}" for k, v in m["failure_reasons"].items()) or "none"
+        rate = f"{run['molecules_per_s']:.2f} mol/s with {run['workers']} workers" if (
+            run["molecules_per_s"]) else "nothing to compute"
+        print(f"MOSES3D {split} (seed {m['seed']}): {m['molecules']} molecules in 3D from the "
+              f"first {m['prepared_positions']} SMILES; failed {m['failed']} "
+              f"({reasons}); this run {run['computed_molecules']} molecules in "
+              f"{run['computed_shards']} shards ({run['skipped_shards']} already done), "
+              f"{run['seconds']:.0f} s, {rate} -> {m['folder']}")
+    name = "moses3d" if args.seed == 0 else f"moses3d-seed{args.seed}"
+    if args.out is not None:
+        name += f":{args.out}"
+    print(f"use data.dataset={name} in a config")
+    return 0
+
+
+_SPLITS = ["all", "train", "valid", "test", "test_scaffolds"]
+
+
 def add_data_commands(parser: argparse.ArgumentParser) -> None:
-    """Add ``prepare-qm9``, ``import``, ``stats`` and ``export-split`` under ``parser``."""
+    """Add ``prepare-qm9``, ``prepare-moses3d``, ``import``, ``stats`` and ``export-split``."""
     sub = parser.add_subparsers(dest="molecules_command", required=True)
+
+    p = sub.add_parser("prepare-moses3d",
+                       help="give MOSES SMILES 3D structures (RDKit ETKDGv3 + MMFF94), in shards")
+    p.add_argument("--n", type=int, default=10_000,
+                   help="the first N SMILES of the seed's fixed permutation of the split "
+                        "(a larger N later extends the same set)")
+    p.add_argument("--split", default="train", choices=["train", "test", "test_scaffolds", "all"])
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="which subset (the permutation's seed)")
+    p.add_argument("--shard-size", type=int, default=1000, help="molecules per shard file")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder of the prepared splits (default $FICK_CACHE/molecules/moses3d)")
+    p.set_defaults(func=_prepare_moses3d)
 
     p = sub.add_parser("prepare-qm9", help="process QM9 (qm9pack) once into the cache")
     p.add_argument("--workers", type=int, default=2)
@@ -142,14 +193,14 @@ def add_data_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_import)
 
     p = sub.add_parser("stats", help="counts, elements, atom counts and property statistics")
-    p.add_argument("name", help="'qm9' or an imported dataset name")
-    p.add_argument("--split", default="all", choices=["all", "train", "valid", "test"])
+    p.add_argument("name", help="'qm9', 'moses3d' or an imported dataset name")
+    p.add_argument("--split", default="all", choices=_SPLITS)
     p.add_argument("--histogram", action="store_true", help="print the atom-count histogram")
     p.set_defaults(func=_stats)
 
     p = sub.add_parser("export-split", help="write a dataset split as SDF / XYZ / CSV")
-    p.add_argument("name", help="'qm9' or an imported dataset name")
-    p.add_argument("--split", default="test", choices=["all", "train", "valid", "test"])
+    p.add_argument("name", help="'qm9', 'moses3d' or an imported dataset name")
+    p.add_argument("--split", default="test", choices=_SPLITS)
     p.add_argument("--out", type=Path, required=True, help="FILE.sdf, FILE.xyz or FILE.csv")
     p.add_argument("--limit", type=int, default=None, help="first N molecules only")
     p.set_defaults(func=_export_split)

@@ -1,4 +1,5 @@
-"""Molecule data: the record format, QM9 (qm9pack, EDM split), users' SDF/MOL/MOL2/XYZ imports."""
+"""Molecule data: the record format, QM9 (qm9pack, EDM split), MOSES3D (MOSES SMILES in 3D),
+users' SDF/MOL/MOL2/XYZ imports."""
 
 from .importer import (
     SUPPORTED_ELEMENTS,
@@ -8,6 +9,14 @@ from .importer import (
     load_imported,
     split_dataset,
 )
+from .moses3d import (
+    MOSES3D_ELEMENTS,
+    MOSES3D_PROPERTIES,
+    MOSES3D_SPLITS,
+    MOSES3D_UNITS,
+    prepare_moses3d,
+)
+from .moses3d_dataset import build_moses3d_data, is_moses3d, load_moses3d, load_named_moses3d
 from .perception import canonical_smiles, canonical_smiles_set
 from .qm9 import QM9, QM9_ELEMENTS, QM9_PROPERTIES, QM9_UNITS, edm_split, load_qm9, load_qm9_split
 from .records import (
@@ -26,6 +35,15 @@ __all__ = [
     "import_molecules",
     "load_imported",
     "split_dataset",
+    "MOSES3D_ELEMENTS",
+    "MOSES3D_PROPERTIES",
+    "MOSES3D_SPLITS",
+    "MOSES3D_UNITS",
+    "build_moses3d_data",
+    "is_moses3d",
+    "load_moses3d",
+    "load_named_moses3d",
+    "prepare_moses3d",
     "QM9",
     "QM9_ELEMENTS",
     "QM9_PROPERTIES",
