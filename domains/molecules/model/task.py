@@ -202,7 +202,9 @@ class MoleculeDiffusion(Task):
         **options: Any,
     ) -> list:
         """Draw ``n`` molecules. Options: ``atoms`` (int, "15-20" or a list of counts),
-        ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``,
+        ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``, ``shift``
+        (the sampling grid's time shift, flow models), ``force`` (atom counts beyond the
+        training range),
         ``gradient_guidance`` (scale of property-predictor guidance toward ``condition``)."""
         core = _core()
         device = next(iter([*self.parameters(), *self.buffers()]), torch.empty(0)).device
@@ -282,13 +284,28 @@ class MoleculeDiffusion(Task):
                 progress(done + i + 1, total_steps)
         with torch.no_grad() if not options.get("gradient_guidance") else torch.enable_grad():
             x0 = core.sample(
-                model, noise, schedule=self.process, sampler=sampler, steps=steps,
+                model, noise, schedule=self._sampling_process(options), sampler=sampler,
+                steps=steps,
                 prediction="sample", generator=generator, spec=spec, mask=mask, known=known,
                 callback=callback, **self._sampler_options(options),
             )
         if scaffold is not None:
             x0 = scaffold.restore(x0, mask, known)
         return self.codec.decode(x0, graph)
+
+    def _sampling_process(self, options: dict[str, Any]):
+        """The process whose grid the sampler visits: the model's, or with another time shift
+        (``shift`` option, flow only: below 1 puts more of the steps near the data end, where
+        bonds and exact geometry are decided)."""
+        if "shift" not in options:
+            return self.process
+        if not self.is_flow:
+            raise FickError("the shift option applies to flow-matching models only")
+        shift = float(options["shift"])
+        if not shift > 0:
+            raise FickError(f"shift must be positive, got {options['shift']}")
+        return _core().schedules.by_name(self.cfg.process,
+                                         **{**self.cfg.process_options, "shift": shift})
 
     def _sampler_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Sampler options passed through to fick.core.sample (the rest are ours); values given
