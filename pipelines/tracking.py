@@ -4,12 +4,21 @@ The store defaults to ``sqlite:///mlflow.db`` in the working directory (MLflow 3
 ``./mlruns`` file store is deprecated); ``MLFLOW_TRACKING_URI`` or ``tracking.tracking_uri``
 point it elsewhere. Everything uses ``MlflowClient`` with explicit run ids: the fluent API's
 ``start_run`` context would mark a resumed run FINISHED on exit, which we manage ourselves.
+
+A SQLite store is opened (created and migrated when new) under an exclusive ``flock`` on
+``<db>.lock`` beside it: MLflow runs its table creation and alembic migrations in every process
+that opens a new store, so two commands started at once would both migrate and leave the store
+half-built. Every experiment fick uses carries MLflow's experiment-kind tag for model
+development, so the UI shows runs, metrics and artifacts instead of its GenAI views.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +26,26 @@ from fick.domains.base import DataBundle, FickError
 
 __all__ = [
     "DEFAULT_DB",
+    "EXPERIMENT_KIND",
+    "EXPERIMENT_KIND_TAG",
     "client",
     "experiment_id",
     "log_dataset",
     "log_params",
     "quiet",
     "require_store",
+    "store_lock",
     "tracking_uri",
+    "unique_run_name",
 ]
 
 DEFAULT_DB = "mlflow.db"
 _PARAM_MAX = 6000  # MLflow's limit on a param value
+# The tag MLflow's UI reads to pick its layout (values in mlflow/server/js: genai_development,
+# custom_model_development, ...); without it an experiment with no traces may open as GenAI.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+_OPENED: set[str] = set()  # store URIs this process has already opened under the lock
 
 
 def quiet() -> None:
@@ -56,29 +74,93 @@ def require_store(uri: str) -> None:
             )
 
 
-def client(uri: str | None = None):
-    """An ``MlflowClient`` on ``uri`` (also made the process-wide tracking URI)."""
-    import mlflow
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores and in-memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def store_lock(db_path: str | Path):
+    """Hold an exclusive lock on ``<db_path>.lock`` (blocking) for the ``with`` body.
+
+    The lock file is left in place: removing it would let a waiting process lock a file that a
+    newcomer no longer sees. Without ``fcntl`` (Windows), or where the lock file cannot be
+    made (a read-only folder, which cannot hold a new store either), the body runs unlocked."""
+    lock_path = Path(str(db_path) + ".lock")
+    try:
+        import fcntl
+
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")  # closed by the with below
+    except (ImportError, OSError):  # not POSIX, or a read-only folder (nothing to create)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _open(uri: str):
+    """An ``MlflowClient`` whose store MLflow has built (and cached per URI), one process at a
+    time for SQLite: building the client already creates and migrates a new database."""
     from mlflow import MlflowClient
+
+    db = _sqlite_path(uri)
+    if db is None or uri in _OPENED:
+        return MlflowClient(uri)
+    with store_lock(db):
+        try:
+            mlflow_client = MlflowClient(uri)
+            mlflow_client.search_experiments(max_results=1)
+        except Exception as err:  # noqa: BLE001 - SQLAlchemy / alembic errors of a broken file
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else repr(err)
+            raise FickError(
+                f"the MLflow store '{db}' cannot be opened ({first}): it may be half-created "
+                "by an older fick started twice at once; move it aside and rerun"
+            ) from err
+    _OPENED.add(uri)
+    return mlflow_client
+
+
+def client(uri: str | None = None):
+    """An ``MlflowClient`` on ``uri`` (also made the process-wide tracking URI); a SQLite store
+    is created and migrated under :func:`store_lock` before anything else touches it."""
+    import mlflow
 
     quiet()
     uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    return _open(uri)
+
+
+def unique_run_name(prefix: str) -> str:
+    """``<prefix>-<YYYYmmdd-HHMMSS>-<6 hex>``: readable, sortable, and distinct for runs started
+    in the same second (MLflow's own random names collide often enough to confuse)."""
+    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def experiment_id(mlflow_client, name: str) -> str:
-    """The id of experiment ``name``, created if needed (restored if deleted)."""
+    """The id of experiment ``name``, created if needed (restored if deleted), tagged as a
+    model-development experiment (older experiments get the tag when next used)."""
+    kind = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
     exp = mlflow_client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return mlflow_client.create_experiment(name)
+            return mlflow_client.create_experiment(name, tags=kind)
         except Exception:  # noqa: BLE001 - another rank or process created it first
             exp = mlflow_client.get_experiment_by_name(name)
             if exp is None:
                 raise
     if exp.lifecycle_stage == "deleted":
         mlflow_client.restore_experiment(exp.experiment_id)
+    if EXPERIMENT_KIND_TAG not in exp.tags:  # a kind the user chose is kept
+        mlflow_client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     return exp.experiment_id
 
 
