@@ -5,6 +5,11 @@ result does not depend on how many processes draw them: one process loops over t
 ``--devices K --num-nodes M`` runs the same shards through Lightning's predict loop, every rank
 exporting its shards to ``<out>/shards/``, and rank 0 merges them (``plugin.load_samples`` +
 concatenation + ``task.export``).
+
+Sample files appear atomically: the domain exports into a hidden sibling folder
+(``.<out>.partial-<pid>``), whose files are then moved into the output folder with
+``os.replace``; ``fick-samples.yaml`` is written last. A process killed while exporting leaves
+no half-written SDF / WAV / PNG / CSV, only that hidden folder.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ __all__ = [
     "SampleResult",
     "draw",
     "evaluate_samples",
+    "export_atomically",
     "shard_plan",
     "shared_out_dir",
     "track_evaluation",
+    "write_text_atomically",
 ]
 
 SAMPLES_MANIFEST = "fick-samples.yaml"
@@ -56,16 +63,29 @@ def shard_plan(n: int, shard_size: int) -> list[tuple[int, int]]:
     return [(i, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
 
 
-def _step_progress(bar, shard: int, shards: int):
-    """A ``Progress`` callback drawing the sampling steps of one shard on ``bar``."""
+class _ShardProgress:
+    """The ``progress(done, total)`` callback of one shard: its own bar, opened at the shard's
+    first report (a task that never reports draws no bar, and each shard's clock and ETA start
+    with it), its count capped at the total (some samplers report a final denoising step as
+    step total + 1)."""
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_description(f"sampling shard {shard + 1}/{shards}", refresh=False)
-        bar.refresh()
+    def __init__(self, shard: int, shards: int, bar_class):
+        self.label = f"sampling shard {shard + 1}/{shards}" if shards > 1 else "sampling"
+        self.bar_class = bar_class
+        self.bar = None
 
-    return progress
+    def __call__(self, done: int, total: int) -> None:
+        total = max(int(total), 1)
+        if self.bar is None:
+            self.bar = self.bar_class(desc=self.label, total=total, unit="step", leave=False)
+        self.bar.total = total
+        self.bar.n = min(max(int(done), 0), total)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _draw_shard(task, count: int, seed: int, kwargs: dict[str, Any], device, progress=None) -> list:
@@ -112,19 +132,20 @@ def draw(
         device = _device(accelerator)
         model.task.to(device)
         samples = []
-        bar = None
-        if show_progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(desc="sampling", unit="step", leave=False)
         for index, count in plan:
-            progress = _step_progress(bar, index, len(plan)) if bar is not None else None
-            samples += _draw_shard(model.task, count, seed + index, kwargs, device, progress)
-        if bar is not None:
-            bar.close()
+            progress = None
+            if show_progress:
+                from tqdm.auto import tqdm
+
+                progress = _ShardProgress(index, len(plan), tqdm)
+            try:
+                samples += _draw_shard(model.task, count, seed + index, kwargs, device, progress)
+            finally:  # an error is then printed on a line of its own, not after the bar
+                if progress is not None:
+                    progress.close()
     seconds = time.perf_counter() - started
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = list(model.task.export(samples, out_dir))
+    (out_dir / SAMPLES_MANIFEST).unlink(missing_ok=True)  # an earlier run's, over other files
+    files = export_atomically(model.task.export, samples, out_dir)
     manifest = {
         "domain": model.domain,
         "task": model.task_name,
@@ -137,8 +158,49 @@ def draw(
             k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool | dict | list)
         },
     }
-    (out_dir / SAMPLES_MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    # written last: a folder with a manifest holds every sample file
+    write_text_atomically(out_dir / SAMPLES_MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
     return SampleResult(samples, files, out_dir, seconds, kwargs)
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary name beside ``path``, then rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def export_atomically(export, samples: list, out_dir: Path) -> list[Path]:
+    """``export(samples, folder)`` into a hidden sibling of ``out_dir``, then every file it
+    wrote moved into ``out_dir`` (same file system: ``os.replace`` is atomic). Returns the
+    exported paths as they are in ``out_dir``. Relative links between the files (an HTML
+    page beside its WAVs) survive the move."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    real = out_dir.resolve()  # a name and a parent even for --out .
+    staging = real.parent / f".{real.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        written = [Path(f) for f in export(samples, staging)]
+        for src in sorted(p for p in staging.rglob("*") if not p.is_dir()):
+            dst = out_dir / src.relative_to(staging)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        return [_moved(f, staging, out_dir) for f in written]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _moved(path: Path, staging: Path, out_dir: Path) -> Path:
+    try:
+        return out_dir / path.resolve().relative_to(staging.resolve())
+    except ValueError:  # a file the exporter wrote elsewhere stays where it is
+        return path
 
 
 def _device(accelerator: str) -> torch.device:
@@ -167,7 +229,10 @@ def _draw_distributed(
         def predict_step(self, batch, batch_idx):
             index, count = batch
             samples = _draw_shard(self.task, count, seed + index, kwargs, self.device)
-            self.task.export(samples, shard_root / f"shard_{index:06d}")
+            shard = shard_root / f"shard_{index:06d}"
+            if shard.exists():  # left by an earlier, killed run of the same command
+                shutil.rmtree(shard)
+            export_atomically(self.task.export, samples, shard)
             return None
 
         def on_predict_epoch_end(self):
@@ -259,20 +324,24 @@ def track_evaluation(
         if files_dir is not None and Path(files_dir).exists():
             client.log_artifacts(run.info.run_id, str(files_dir), "samples")
         status = "FINISHED"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stopped, not failed
+        status = "KILLED"
+        raise
     finally:
         client.set_terminated(run.info.run_id, status)
     return run.info.run_id
 
 
 @contextmanager
-def shared_out_dir(wanted: Path):
+def shared_out_dir(wanted):
     """The output folder, shared with the processes Lightning's DDP launcher starts (they
-    re-run the command line, whose default folder name holds the time)."""
+    re-run the command line, whose default folder name holds the time). ``wanted`` is a path
+    or a function making one, called only in the first process (it may reserve a folder)."""
     key = "FICK_SAMPLE_OUT"
     if key in os.environ:  # a launched worker: use rank 0's folder
         yield Path(os.environ[key])
         return
-    os.environ[key] = str(Path(wanted).resolve())
+    os.environ[key] = str(Path(wanted() if callable(wanted) else wanted).resolve())
     try:
         yield Path(os.environ[key])
     finally:

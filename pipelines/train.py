@@ -21,6 +21,7 @@ import yaml
 from fick.domains.base import FickError
 from fick.pipelines import config as config_mod
 from fick.pipelines import tracking
+from fick.pipelines.cli import Terminated
 from fick.pipelines.config import RunConfig
 
 __all__ = ["RUN_FILE", "find_resume", "train"]
@@ -317,13 +318,15 @@ def train(
 
     status = "FAILED"
     previous_sigterm = signal.getsignal(signal.SIGTERM)
+    sigterm_seen = []  # tells Lightning's exit after a SIGTERM from its exit after a Ctrl-C
 
     def on_sigterm(signum, frame):
         # Inside fit, Lightning's handler (which calls this one too) stops at the next batch
         # boundary; raising here as well could interrupt a half-written MLflow transaction and
         # leave the run RUNNING. Where this is the installed handler, nothing else will stop.
+        sigterm_seen.append(signum)
         if signal.getsignal(signal.SIGTERM) is on_sigterm:
-            raise KeyboardInterrupt("SIGTERM")
+            raise Terminated("SIGTERM")
 
     if run is not None:
         signal.signal(signal.SIGTERM, on_sigterm)
@@ -404,7 +407,7 @@ def train(
         )
         if trainer.received_sigterm:  # stopped gracefully by Lightning
             status = "KILLED"
-            raise KeyboardInterrupt("SIGTERM")
+            raise Terminated("SIGTERM")
         if not trainer.is_global_zero or run is None:
             status = "FINISHED"
             return None
@@ -431,12 +434,16 @@ def train(
         status = "FINISHED"
         print(f"fick: run {run.run_id} finished; model at {model_dir} and runs:/{run.run_id}/model")
         return run.run_id
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM outside fit
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM outside fit (Terminated)
         status = "KILLED"
         raise
-    except SystemExit as err:  # Lightning's SIGTERMException exits with code None (0)
+    except SystemExit as err:
+        # Lightning exits after a signal inside fit: SIGTERMException (code None) for a
+        # SIGTERM, sys.exit(1) after a Ctrl-C
         status = "KILLED"
-        raise KeyboardInterrupt("SIGTERM") from err
+        if sigterm_seen or err.code is None:
+            raise Terminated("SIGTERM") from err
+        raise KeyboardInterrupt from err
     finally:
         if run is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

@@ -4,7 +4,8 @@ Audio is read and written with ``soundfile`` (libsndfile: WAV, FLAC, OGG/Vorbis)
 own ``load/save`` need torchcodec + FFmpeg, which a plain pip install does not bring. Each clip
 is resampled with ``torchaudio.functional.resample``, mixed down to mono, trimmed or padded to a
 fixed duration and loudness-normalised to a target RMS level (dBFS). Files that cannot be read or
-are silent are reported and skipped, never a crash.
+are silent are reported and skipped, never a crash; other files in a dataset folder are listed as
+ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "LoadReport",
     "condition_clip",
     "discover_files",
+    "ignored_files",
     "load_clips",
     "read_audio",
     "rms_dbfs",
@@ -33,19 +35,37 @@ __all__ = [
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 SILENCE_DBFS = -60.0  # a clip whose RMS is below this is treated as silent
+REASON_CHARS = 160  # a longer reason is shortened at a word boundary
 
 
 @dataclass
 class LoadReport:
-    """What happened to each file: loaded, or skipped with the reason."""
+    """What happened to each file: loaded, skipped (an audio file that could not be used) with
+    the reason, or ignored (not an audio file at all)."""
 
     loaded: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    ignored: dict[str, str] = field(default_factory=dict)  # path -> reason
 
     def summary(self) -> str:
-        lines = [f"loaded {len(self.loaded)} clips, skipped {len(self.skipped)}"]
+        head = f"loaded {len(self.loaded)} clips, skipped {len(self.skipped)}"
+        if self.ignored:
+            head += f", ignored {len(self.ignored)} non-audio files"
+        lines = [head]
         lines += [f"  skipped {path}: {reason}" for path, reason in sorted(self.skipped.items())]
+        lines += [f"  ignored {path}: {reason}" for path, reason in sorted(self.ignored.items())]
         return "\n".join(lines)
+
+
+def _reason(err: Exception, path: str) -> str:
+    """One line saying why ``path`` could not be read, never cut inside a word: soundfile's
+    "Error opening '<path>': " prefix (the path is printed beside it already) is dropped."""
+    text = " ".join(str(err).split())
+    for quoted in (f"'{path}'", f'"{path}"', path):
+        text = text.replace(f"Error opening {quoted}: ", "").replace(quoted, "the file")
+    if len(text) > REASON_CHARS:
+        text = text[: REASON_CHARS + 1].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+    return f"unreadable ({type(err).__name__}: {text or 'no message'})"
 
 
 def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
@@ -125,6 +145,22 @@ def discover_files(root: str | Path, manifest: str | Path | None = None) -> list
     return items
 
 
+def ignored_files(root: str | Path) -> dict[str, str]:
+    """The files under ``root`` that :func:`discover_files` passes over, with the reason:
+    every file that is not audio, except hidden ones (``.DS_Store``, ``.git/``)."""
+    root = Path(root)
+    ignored = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or path.suffix.lower() in AUDIO_SUFFIXES:
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        kind = f"a {path.suffix} file" if path.suffix else "a file without a suffix"
+        ignored[str(path)] = f"not audio ({kind}; fick reads {', '.join(AUDIO_SUFFIXES)})"
+    return ignored
+
+
 def _read_manifest(manifest: Path) -> list[dict]:
     if not manifest.is_file():
         raise FickError(f"manifest '{manifest}' does not exist: pass a CSV of path,label[,caption]")
@@ -168,7 +204,7 @@ def load_clips(
         try:
             audio, rate = read_audio(path)
         except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, OSError ...
-            report.skipped[path] = f"unreadable ({type(err).__name__}: {str(err).strip()[:80]})"
+            report.skipped[path] = _reason(err, path)
             continue
         if audio.numel() == 0:
             report.skipped[path] = "empty"

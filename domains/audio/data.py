@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import torch
-from fick.domains.audio.audio_io import discover_files, load_clips
+from fick.domains.audio.audio_io import LoadReport, discover_files, ignored_files, load_clips
 from fick.domains.audio.config import AudioDataConfig
 from fick.domains.audio.features import MelFrontEnd, MelSettings
 from fick.domains.base import DataBundle, FickError
@@ -72,21 +72,22 @@ def _hash_split(name: str, cfg: AudioDataConfig) -> str:
     )
 
 
-def _items(cfg: AudioDataConfig) -> tuple[list[dict], str]:
+def _items(cfg: AudioDataConfig) -> tuple[list[dict], str, dict[str, str]]:
+    """(clips to read, source, non-audio files passed over in a folder)."""
     if cfg.dataset == "spoken-digits":
         folder = spoken_digits_folder(cfg)
-        return discover_files(folder, folder / "manifest.csv"), str(folder)
+        return discover_files(folder, folder / "manifest.csv"), str(folder), {}
     if cfg.dataset == "manifest":
         if not cfg.manifest:
             raise FickError(
                 "data.dataset is 'manifest' but data.manifest is empty: "
                 "--set data.manifest=PATH.csv"
             )
-        return discover_files(None, cfg.manifest), str(cfg.manifest)
+        return discover_files(None, cfg.manifest), str(cfg.manifest), {}
     if cfg.dataset == "folder":
         if not cfg.root:
             raise FickError("data.dataset is 'folder' but data.root is empty: --set data.root=DIR")
-        return discover_files(cfg.root), str(cfg.root)
+        return discover_files(cfg.root), str(cfg.root), ignored_files(cfg.root)
     raise FickError(f"unknown data.dataset {cfg.dataset!r}: use spoken-digits, folder or manifest")
 
 
@@ -121,8 +122,6 @@ def _featurise(items, cfg, settings):
     clips, kept, report = load_clips(
         items, sample_rate=cfg.sample_rate, num_samples=num_samples, target_dbfs=cfg.loudness_dbfs
     )
-    if report.skipped:
-        print(report.summary(), file=sys.stderr)
     if not clips:
         raise FickError("no readable, non-silent audio files: check the folder or manifest")
     audio = torch.stack(clips)
@@ -136,7 +135,7 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
     settings = MelSettings(
         cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.f_min, cfg.f_max
     )
-    items, source = _items(cfg)
+    items, source, ignored = _items(cfg)
     key = _fingerprint(items, cfg)
     cache = cache_root(cfg) / "features" / key
     if (cache / "meta.json").is_file():
@@ -163,6 +162,11 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         cache.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(cache / "features.safetensors"))
         (cache / "meta.json").write_text(json.dumps(meta))  # written last: marks a whole entry
+    # said once per build, from the cache too: a training on a cached set still names the files
+    # it left out (the ignored ones are listed afresh: they are not part of the cache key)
+    report = LoadReport(loaded=meta["names"], skipped=meta["skipped"], ignored=ignored)
+    if report.skipped or report.ignored:
+        print(report.summary(), file=sys.stderr)
 
     class_names = sorted({lab for lab in meta["labels"]})
     index = {name: i for i, name in enumerate(class_names)}
@@ -216,5 +220,7 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         source=source,
         digest=meta["digest"],
         test=parts["test"] if len(parts["test"]) else None,
-        extras={"skipped": meta["skipped"], "cache": str(cache)},
+        # the report is printed above; under its own key, not "skipped", which `fick data
+        # audio stats` printed a second time
+        extras={"load_report": report, "cache": str(cache)},
     )

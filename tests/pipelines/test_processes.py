@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import toy_plugin
 from conftest import mlflow_runs, toy_fick, write_config
 
 pytestmark = pytest.mark.slow
@@ -87,24 +88,71 @@ def test_sigkill_then_resume_continues_the_same_run(workdir):
     }
 
 
-def test_sigterm_marks_the_run_killed(workdir):
+def _default_sigint():
+    # a shell without job control starts background commands with SIGINT ignored, and Python
+    # then keeps ignoring it: give the child the default a terminal would
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# the shell's convention: 128 + the signal's number
+EXIT_CODES = [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+
+
+@pytest.mark.parametrize("signum, code", EXIT_CODES, ids=["SIGTERM", "SIGINT"])
+def test_a_signal_marks_the_run_killed(workdir, signum, code):
     cfg = write_config(
         workdir / "term.yaml", train={"max_steps": 100000, "checkpoint_every_n_steps": 5}
     )
     proc = toy_fick(
-        "train", cfg, cwd=workdir, stdout=_run_log(workdir, "c.log"), stderr=subprocess.STDOUT
+        "train",
+        cfg,
+        cwd=workdir,
+        stdout=_run_log(workdir, "c.log"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         rc = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert rc == 130, (workdir / "c.log").read_text()[-2000:]  # interrupted, not crashed
+    assert rc == code, (workdir / "c.log").read_text()[-2000:]  # interrupted, not crashed
     _, (run,) = mlflow_runs()
     assert run.info.status == "KILLED"
+
+
+@pytest.mark.parametrize("signum, code", EXIT_CODES, ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_sampling_with_its_exit_code_and_no_partial_files(workdir, signum, code):
+    from fick.pipelines import modelio
+
+    plugin = toy_plugin.plugin
+    data = plugin.build_data("diffusion", toy_plugin.ToyData(), seed=0)
+    task = plugin.build_task("diffusion", {"hidden": 8}, data.info, None)
+    model = modelio.save_model(task, workdir / "model", domain="toy", task_name="diffusion",
+                               info=data.info)
+    log = workdir / "s.log"
+    proc = toy_fick(
+        "sample", model, "-n", "512", "--steps", "10000000", "--out", workdir / "out",
+        "--no-track", cwd=workdir, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        _wait_for(lambda: "sampling" in log.read_text(), 180, proc, "sampling to start")
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert rc == code, text[-2000:]
+    assert ("terminated" if signum == signal.SIGTERM else "interrupted") in text
+    assert "Traceback" not in text
+    assert not (workdir / "out").exists() or list((workdir / "out").iterdir()) == []
+    assert not [p for p in workdir.iterdir() if "partial" in p.name]
 
 
 def test_ddp_on_two_cpu_processes_trains_to_the_end(workdir):

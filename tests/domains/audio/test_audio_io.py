@@ -7,8 +7,11 @@ import pytest
 import soundfile
 import torch
 from fick.domains.audio.audio_io import (
+    LoadReport,
+    _reason,
     condition_clip,
     discover_files,
+    ignored_files,
     load_clips,
     read_audio,
     rms_dbfs,
@@ -95,3 +98,60 @@ def test_manifest_with_captions(tmp_path):
     assert items == [
         {"path": str(tmp_path / "x.wav"), "label": "bell", "caption": "a small bell", "split": None}
     ]
+
+
+def test_non_audio_files_are_listed_as_ignored_and_hidden_ones_are_not(tmp_path):
+    _messy_folder(tmp_path)
+    (tmp_path / "notes.txt").write_text("recorded in the garden")
+    (tmp_path / "dog" / "README").write_text("dogs")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    ignored = ignored_files(tmp_path)
+    assert sorted(ignored) == [str(tmp_path / "dog" / "README"), str(tmp_path / "notes.txt")]
+    assert "not audio (a .txt file" in ignored[str(tmp_path / "notes.txt")]
+    assert "without a suffix" in ignored[str(tmp_path / "dog" / "README")]
+    report = LoadReport(ignored=ignored)
+    assert "ignored 2 non-audio files" in report.summary()
+    assert f"ignored {tmp_path / 'notes.txt'}: not audio" in report.summary()
+
+
+def test_a_skip_reason_is_whole_words_without_the_path_again(tmp_path):
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "dog"
+    deep.mkdir(parents=True)
+    bad = deep / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage, not audio")
+    _, _, report = load_clips(
+        [{"path": str(bad), "label": "dog"}], sample_rate=16000, num_samples=16000,
+        target_dbfs=None,
+    )
+    reason = report.skipped[str(bad)]
+    with pytest.raises(Exception) as raised:
+        soundfile.read(str(bad))
+    message = str(raised.value)  # "Error opening '<path>': <what is wrong>."
+    assert message.startswith(f"Error opening '{bad}': ") and len(message) > 80  # was cut at 80
+    whole = message.split("': ", 1)[1]
+    assert reason == f"unreadable ({type(raised.value).__name__}: {whole})"
+    words = " ".join(f"word{i:03d}" for i in range(60))  # 479 characters
+    short = _reason(RuntimeError(words), "x.wav")
+    assert short.endswith(" ...)") and len(short) < 200
+    kept = short[len("unreadable (RuntimeError: "): -len(" ...)")]
+    assert words.startswith(kept + " ")  # cut between two words, never inside one
+
+
+def _stats_stderr(capsys, folder) -> str:
+    from fick.pipelines.cli import main
+
+    capsys.readouterr()
+    assert main(["data", "audio", "stats", "--folder", str(folder)]) == 0
+    return capsys.readouterr().err
+
+
+def test_the_skip_list_is_printed_once_per_load_cached_or_not(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FICK_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "sounds"
+    _messy_folder(folder)
+    (folder / "notes.txt").write_text("not a sound")
+    for _ in ("featurised", "from the cache"):
+        err = _stats_stderr(capsys, folder)
+        for name in ("corrupt.wav", "silent.wav", "notes.txt"):
+            assert err.count(name) == 1, err
+        assert "ignored" in err and "notes.txt: not audio" in err
