@@ -158,6 +158,7 @@ class _Run:
                 raise FickError(f"--resume: run '{self.run_id}' is not in {self.uri}") from err
             self.client.update_run(self.run_id, status="RUNNING")
             self.run_dir = Path(resume_meta["run_dir"])
+            self._record_resume(resume_meta.get("config") or {}, raw)
             # training time adds up over the sessions of a resumed run
             self.prior_seconds = self.client.get_run(self.run_id).data.metrics.get(
                 "train/fit_seconds", 0.0
@@ -202,6 +203,24 @@ class _Run:
         self.client.set_tag(self.run_id, "fick.run_dir", str(self.run_dir))
         tracking.log_params(self.client, self.run_id, config_mod.flatten(raw))
         cfg_file = self.run_dir / "config.yaml"
+        cfg_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        self.client.log_artifact(self.run_id, str(cfg_file))
+
+    def _record_resume(self, previous: dict, raw: dict) -> None:
+        """MLflow params cannot change, so a resumed leg's settings that differ from the
+        previous leg's (``--set`` overrides) go into the tag ``fick.resume_overrides.leg<N>``
+        (N = 2 for the first resume; ``fick.legs`` counts them) and ``config-leg<N>.yaml``."""
+        tags = self.client.get_run(self.run_id).data.tags
+        leg = int(tags.get("fick.legs", "1")) + 1
+        old, new = config_mod.flatten(previous), config_mod.flatten(raw)
+        changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        self.client.set_tag(self.run_id, "fick.legs", str(leg))
+        if changed:
+            text = ", ".join(f"{k}={new.get(k)}" for k in changed)
+            self.client.set_tag(self.run_id, f"fick.resume_overrides.leg{leg}", text[:5000])
+            print(f"fick: leg {leg} of run {self.run_id} changes {text}")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg_file = self.run_dir / f"config-leg{leg}.yaml"
         cfg_file.write_text(yaml.safe_dump(raw, sort_keys=False))
         self.client.log_artifact(self.run_id, str(cfg_file))
 
