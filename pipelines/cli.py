@@ -590,32 +590,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_arguments(args) -> None:
-    """Refuse obviously bad numbers of any command at once, before a model loads (qm9 takes
-    seconds); the domain checks the rest (atom counts, conditions) once the model is known."""
-    from fick.domains.base import FickError
+class _BadArgument(ValueError):
+    """An argument refused by :func:`_check_arguments` (printed like a ``FickError``)."""
 
+
+def _check_arguments(args) -> None:
+    """Refuse obviously bad arguments of any command at once, before a model loads (qm9 takes
+    seconds) and before torch is imported (importing even ``FickError`` imports torch: 3 s);
+    the domain checks the rest (atom counts, condition names) once the model is known."""
     for attr, flag in (("n", "-n"), ("steps", "--steps"), ("batch_size", "--batch-size"),
                        ("num_nodes", "--num-nodes")):
         value = getattr(args, attr, None)
         if value is not None and value < 1:
-            raise FickError(f"{flag} must be a positive whole number, got {value}")
+            raise _BadArgument(f"{flag} must be a positive whole number, got {value}")
     guidance = getattr(args, "guidance", None)
     # 0 is allowed: it is the unconditional model (fick.core.guidance: u + w (c - u))
     if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
-        raise FickError(
+        raise _BadArgument(
             f"--guidance must be a finite number >= 0 (1 = conditional, 0 = unconditional, "
             f"above 1 = stronger), got {guidance}"
         )
     devices = str(getattr(args, "devices", "1"))
     if devices.strip() in ("0", ""):
-        raise FickError(f"--devices must be at least 1 (or auto), got '{devices}'")
+        raise _BadArgument(f"--devices must be at least 1 (or auto), got '{devices}'")
     out = getattr(args, "out", None)
     if out and Path(out).is_file():
-        raise FickError(f"--out {out} is a file: pass a folder (it is created if missing)")
-    if hasattr(args, "condition") and hasattr(args, "option"):
-        _pairs(args.condition, "--condition")
-        _domain_options(args)
+        raise _BadArgument(f"--out {out} is a file: pass a folder (it is created if missing)")
+    for flag, items in (("--condition", getattr(args, "condition", None)),
+                        ("--option", getattr(args, "option", None))):
+        for item in items or []:
+            if not item.partition("=")[0] or "=" not in item:
+                raise _BadArgument(f"{flag} '{item}' is not KEY=VALUE")
+    fix = getattr(args, "fix", None)
+    if fix is not None and not Path(fix).is_file():
+        raise _BadArgument(f"--fix {fix}: no such file; pass an SDF of the atoms to hold")
 
 
 def _close_progress_bars() -> None:
@@ -649,6 +657,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        _check_arguments(args)
+    except _BadArgument as err:
+        print(f"fick: error: {err}", file=sys.stderr)
+        return 2
     from fick.domains.base import FickError
 
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -656,7 +669,6 @@ def main(argv: list[str] | None = None) -> int:
     if previous_sigterm is signal.SIG_DFL:  # keep a handler the caller installed (or SIG_IGN)
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _check_arguments(args)
         return int(args.func(args) or 0)
     except FickError as err:
         _close_progress_bars()

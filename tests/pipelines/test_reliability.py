@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -66,6 +68,18 @@ def test_bad_arguments_are_refused_before_any_model_loads(workdir, capsys, loads
     assert err.startswith("fick: error: ") and "\n" not in err, err
     assert says in err, err
     assert loads == [], "the model was loaded before the arguments were checked"
+
+
+def test_a_bad_argument_is_refused_before_torch_is_even_imported(workdir):
+    # importing torch alone takes seconds on a loaded machine: `-n 0` took 11.6 s to refuse
+    probe = (
+        "import sys; from fick.pipelines.cli import main; "
+        "code = main(['sample', 'qm9', '-n', '0']); print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
+    assert done.stderr.strip() == "fick: error: -n must be a positive whole number, got 0"
 
 
 def test_default_output_folders_are_unique_within_one_second(workdir):
