@@ -29,6 +29,8 @@ __all__ = [
     "make_resolver",
     "pretrained_models",
     "read_manifest",
+    "resolved_sampling",
+    "sampling_defaults",
     "save_model",
 ]
 
@@ -39,6 +41,31 @@ MANIFEST = "fick.yaml"
 def is_generative(task: Task) -> bool:
     """A task that draws samples (it overrides ``Task.sample``)."""
     return type(task).sample is not Task.sample
+
+
+def sampling_defaults(task: Task) -> dict[str, Any]:
+    """The steps / sampler / guidance a generative task uses when none is asked for: the
+    model config fields of those names, which every domain's ``sample`` falls back to
+    (``steps or self.cfg.steps``). A field the config lacks is left out."""
+    if not is_generative(task):
+        return {}
+    cfg = getattr(task, "cfg", None)
+    return {
+        k: getattr(cfg, k)
+        for k in ("steps", "sampler", "guidance")
+        if getattr(cfg, k, None) is not None
+    }
+
+
+def resolved_sampling(
+    task: Task, steps: int | None = None, sampler: str | None = None, guidance: float | None = None
+) -> dict[str, Any]:
+    """What a sampling with these arguments actually uses: each one given, else the model's
+    default (:func:`sampling_defaults`); keys whose value stays unknown are left out."""
+    given = {"steps": steps, "sampler": sampler, "guidance": guidance}
+    out = dict(sampling_defaults(task))
+    out.update({k: v for k, v in given.items() if v is not None})
+    return out
 
 
 def fick_version() -> str:

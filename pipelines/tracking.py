@@ -32,6 +32,7 @@ __all__ = [
     "experiment_id",
     "log_dataset",
     "log_params",
+    "log_run",
     "quiet",
     "require_store",
     "store_lock",
@@ -171,6 +172,52 @@ def log_params(mlflow_client, run_id: str, params: dict[str, Any]) -> None:
     items = [Param(k, str(v)[:_PARAM_MAX]) for k, v in sorted(params.items())]
     for i in range(0, len(items), 100):
         mlflow_client.log_batch(run_id, params=items[i : i + 100])
+
+
+def log_run(
+    mlflow_client,
+    experiment: str,
+    *,
+    name_prefix: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    artifacts: str | Path | None = None,
+    artifact_path: str = "samples",
+    started: float | None = None,
+    run_name: str | None = None,
+) -> str:
+    """One run recording work that has just finished (a sampling or an evaluation); its id.
+
+    The run starts at ``started`` (``time.time()`` when the work began, default now) and ends
+    now, so its duration is the work's, not the logging's. It is named ``run_name`` or
+    :func:`unique_run_name` of ``name_prefix``. Params whose value is None are left out (a
+    default the caller did not resolve is unknown, not the string "None"). The run ends
+    FINISHED, FAILED if logging fails, KILLED on Ctrl-C / SIGTERM."""
+    from mlflow.entities import Metric
+
+    exp = experiment_id(mlflow_client, experiment)
+    start_ms = int((time.time() if started is None else started) * 1000)
+    run = mlflow_client.create_run(
+        exp, start_time=start_ms, tags=tags, run_name=run_name or unique_run_name(name_prefix)
+    )
+    run_id = run.info.run_id
+    status = "FAILED"
+    try:
+        log_params(mlflow_client, run_id, {k: v for k, v in params.items() if v is not None})
+        now = int(time.time() * 1000)
+        mlflow_client.log_batch(
+            run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
+        if artifacts is not None and Path(artifacts).exists():
+            mlflow_client.log_artifacts(run_id, str(artifacts), artifact_path)
+        status = "FINISHED"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stopped, not failed
+        status = "KILLED"
+        raise
+    finally:
+        mlflow_client.set_terminated(run_id, status)
+    return run_id
 
 
 def log_dataset(mlflow_client, run_id: str, bundle: DataBundle, context: str = "train") -> None:

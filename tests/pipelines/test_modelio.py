@@ -82,3 +82,21 @@ def test_registry_covers_every_entry_point(toy):
         registry.get("nope")
     with pytest.raises(TypeError):
         registry.register(object())
+
+
+def test_sampling_defaults_are_what_the_saved_config_says(load_shipped):
+    from fick.domains.images import plugin as images
+
+    task, folder = load_shipped(images, "digits")
+    saved = yaml.safe_load((folder / "fick.yaml").read_text())["config"]
+    expected = {k: saved[k] for k in ("steps", "sampler", "guidance")}
+    assert modelio.sampling_defaults(task) == expected
+    # asked-for values win; the rest are the model's, never None
+    assert modelio.resolved_sampling(task, steps=7, guidance=0.0) == {
+        **expected,
+        "steps": 7,
+        "guidance": 0.0,
+    }
+    classifier, _ = load_shipped(images, "digits-classifier")
+    assert modelio.sampling_defaults(classifier) == {}
+    assert modelio.resolved_sampling(classifier, steps=3) == {"steps": 3}

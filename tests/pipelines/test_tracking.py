@@ -65,3 +65,44 @@ def test_store_lock_is_exclusive_between_processes(tmp_path):
         held = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True)
     free = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True)
     assert (held.stdout.strip(), free.stdout.strip()) == (b"held", b"free")
+
+
+def test_a_logged_run_spans_the_work_and_records_only_known_values(workdir):
+    import time
+
+    client = tracking.client(tracking.tracking_uri())
+    (workdir / "files").mkdir()
+    (workdir / "files" / "sample.csv").write_text("1,2\n")
+    started = time.time() - 2.5  # the sampling began 2.5 s ago
+    common = dict(
+        name_prefix="samples-digits",
+        tags={"fick.kind": "samples"},
+        params={"steps": 25, "sampler": "ddim", "guidance": None, "seed": 0},
+        metrics={"sample/items_per_s": 6.4},
+    )
+    first = tracking.log_run(
+        client, "samples", artifacts=workdir / "files", started=started, **common
+    )
+    second = tracking.log_run(client, "samples", **common)
+    a, b = client.get_run(first), client.get_run(second)
+    assert a.info.status == b.info.status == "FINISHED"
+    assert 2.5 <= (a.info.end_time - a.info.start_time) / 1000 < 10
+    assert a.info.run_name != b.info.run_name
+    assert a.data.params == {"steps": "25", "sampler": "ddim", "seed": "0"}  # no "None"
+    assert a.data.metrics == {"sample/items_per_s": 6.4}
+    assert [f.path for f in client.list_artifacts(first, "samples")] == ["samples/sample.csv"]
+    exp = client.get_experiment(a.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_run_interrupted_while_logging_is_killed_not_running(workdir, monkeypatch):
+    client = tracking.client(tracking.tracking_uri())
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "log_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tracking.log_run(client, "samples", name_prefix="s", tags={}, params={}, metrics={})
+    (run,) = client.search_runs([client.get_experiment_by_name("samples").experiment_id])
+    assert run.info.status == "KILLED"
