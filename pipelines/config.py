@@ -61,6 +61,9 @@ class TrainConfig:
     # depends on what else runs.
     max_minutes: float | None = None  # wall-clock minutes of this leg (Lightning's max_time)
     max_cpu_minutes: float | None = None
+    # start from another model's weights (a model reference or checkpoint; fine-tuning, or a
+    # changed method warm-started from a trained network): see pipelines/warm_start.py
+    init_from: str | None = None
     output_dir: str = "outputs"  # run folders (checkpoints, samples, model) go below it
 
 

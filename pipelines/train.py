@@ -320,6 +320,10 @@ def train(
     L.seed_everything(cfg.seed, verbose=False)
     bundle = plugin.build_data(cfg.task, cfg.data, seed=cfg.seed)
     task = plugin.build_task(cfg.task, cfg.model, bundle.info, modelio.make_resolver())
+    if cfg.train.init_from and not resume:
+        from fick.pipelines.warm_start import warm_start
+
+        warm_start(task, cfg.train.init_from)
 
     rank_zero = _global_rank() == 0
     run: _Run | None = None
