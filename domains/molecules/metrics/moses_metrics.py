@@ -1,5 +1,5 @@
 """MOSES's distribution metrics (Polykovskiy et al. 2020), re-implemented from the definitions of
-``moses/metrics/metrics.py`` and ``utils.py`` (molsets 1.0), against the MOSES test sets.
+``moses/metrics/metrics.py`` and ``utils.py`` (molsets 0.3.1), against the MOSES test sets.
 
 The MOSES data and filter files are read by path from the installed ``molsets`` wheel (its
 package ``moses`` is never imported: its pinned dependencies are not installed). All functions
