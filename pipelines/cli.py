@@ -279,7 +279,11 @@ def cmd_evaluate(args) -> int:
 def cmd_compare(args) -> int:
     from fick.pipelines.compare import compare
 
-    print(compare(args.experiment, args.filter, args.format, args.plot, args.metric))
+    text, scope = compare(
+        args.experiment, args.filter, args.format, args.plot, args.metric, everything=args.all
+    )
+    print(f"fick compare: {scope}", file=sys.stderr)  # stderr: stdout stays pure CSV / markdown
+    print(text)
     if args.plot:
         print(f"plot: {args.plot}", file=sys.stderr)
     return 0
@@ -516,24 +520,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = subs.add_parser(
         "compare",
-        help="compare runs: differing params, final metrics, time, speed",
+        help="compare runs of one task: differing params, key metrics, training time, speed",
         formatter_class=_FMT,
-        description="One row per MLflow run: the parameters that differ, the final metrics, the "
-        "training time and the sampling speed. Works for runs of every domain.",
+        description="One row per MLflow run. By default the runs of the latest run's task "
+        "(domain, task and kind: training, sampling or evaluation) across experiments; "
+        "--experiment or --all for others. Columns: the parameters that differ, the task's "
+        "validation metrics, the losses, the training time (train/fit_seconds) and the "
+        "sampling speed, then the rest; empty columns are dropped and the table fits the "
+        "terminal (--format csv has every column).",
         epilog=_examples(
             "fick compare",
             "fick compare --experiment images/digits-tiny --format markdown",
+            "fick compare --all --format csv",
             "fick compare --filter \"params.train.lr = '0.001'\" --format csv",
-            "fick compare --plot curves.png --metric val/loss",
+            "fick compare --plot curves.png                 # the task's headline metric",
+            "fick compare --plot loss.png --metric val/loss",
         ),
     )
-    p.add_argument("--experiment", help="only this experiment (default: all)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--experiment", help="the runs of this experiment")
+    scope.add_argument("--all", action="store_true", help="every run of every experiment")
     p.add_argument(
         "--filter", default="", help='MLflow search filter, e.g. "metrics.val/loss < 0.1"'
     )
     p.add_argument("--format", default="table", choices=["table", "csv", "markdown"])
-    p.add_argument("--plot", metavar="PNG", help="also plot each run's metric history to PNG")
-    p.add_argument("--metric", help="metric for --plot (default val/loss or train/loss)")
+    p.add_argument(
+        "--plot", metavar="PNG", help="also draw each run's metric over training steps to PNG"
+    )
+    p.add_argument(
+        "--metric",
+        help="metric for --plot (default: the task's headline validation metric, else "
+        "val/loss, else train/loss)",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = subs.add_parser(
