@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 from collections.abc import Sequence
 
 from rdkit import Chem
@@ -20,6 +21,19 @@ from rdkit import Chem
 __all__ = ["POSEBUSTERS_MODES", "posebusters_checks"]
 
 POSEBUSTERS_MODES = {"fast": "mol_fast", "full": "mol"}
+
+
+def _reopen_rdkit_log_stream() -> None:
+    """posebusters swaps the stream of RDKit's Python log handler and restores whatever
+    ``sys.stderr`` was then; if that stream has since been closed (a swapped-out stderr: pytest,
+    notebooks), its next swap fails with "I/O operation on closed file" and every molecule
+    reads as not InChI-convertible. Point the handler at the current stderr first."""
+    import rdkit
+
+    handler = getattr(rdkit, "log_handler", None)
+    stream = getattr(handler, "stream", None)
+    if stream is not None and getattr(stream, "closed", False):
+        handler.stream = sys.stderr  # plain assignment: setStream would flush the closed one
 
 
 def _column(name: str) -> str:
@@ -37,6 +51,7 @@ def posebusters_checks(mols: Sequence[Chem.Mol], mode: str = "fast") -> list[dic
 
     # posebusters logs a warning for each molecule a module cannot handle; the scores say it
     logging.getLogger("posebusters").setLevel(logging.ERROR)
+    _reopen_rdkit_log_stream()
     table = PoseBusters(config=POSEBUSTERS_MODES[mode], max_workers=0).bust(
         [Chem.Mol(m) for m in mols], None, None, full_report=False)
     if len(table) != len(mols):
