@@ -307,14 +307,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from fick.pipelines import modelio, registry, tracking
+    from fick.pipelines import registry, tracking
 
-    shipped = modelio.pretrained_models()
-    print("pretrained models shipped with fick:")
-    if not shipped:
-        print("  (none yet)")
-    for name, (domain, path) in sorted(shipped.items()):
-        print(f"  {name:<24} {domain:<12} {path}")
+    generators, others = _shipped_model_lines()
+    print("generators shipped with fick (fick sample NAME):")
+    print("\n".join(generators) if generators else "  (none yet)")
+    if others:
+        print("other shipped models (classifiers and other companions; they do not sample):")
+        print("\n".join(others))
     for name, why in registry.broken().items():
         print(f"  (domain '{name}' could not be loaded: {why})")
     uri = tracking.tracking_uri()
@@ -333,6 +333,40 @@ def cmd_models(args) -> int:
         refs = " ".join(f"models:/{rm.name}@{a}" for a in (rm.aliases or {}))
         print(f"  {rm.name:<24} {aliases:<20} {refs}")
     return 0
+
+
+def _shipped_model_lines() -> tuple[list[str], list[str]]:
+    """Entries of the shipped models (a few lines each): (generators, every other kind)."""
+    import warnings
+
+    from fick.domains.base import FickError
+    from fick.pipelines import modelio
+
+    generators: list[str] = []
+    others: list[str] = []
+    for name, (domain, path) in sorted(modelio.pretrained_models().items()):
+        try:
+            with warnings.catch_warnings():  # library deprecation notes while building nets
+                warnings.simplefilter("ignore")
+                card = modelio.describe(path)
+        except FickError as err:
+            others.append(f"  {name:<26} {domain:<10} cannot be read: {err}")
+            continue
+        size = f"{card.parameters / 1e6:.2f}M params"
+        if card.companion_parameters:
+            size += " + " + ", ".join(
+                f"{k} {v / 1e6:.2f}M" for k, v in sorted(card.companion_parameters.items())
+            )
+        size += f", {card.size_mb:.1f} MB"
+        head = f"  {name:<26} {card.kind:<11} {card.domain + '/' + card.task:<24} {size}"
+        lines = [head, f"      trained on: {card.trained_on}"]
+        if card.kind == "generator":
+            defaults = ", ".join(f"{k} {v}" for k, v in card.sampling.items()) or "-"
+            lines += [f"      conditions: {card.conditions}", f"      defaults:   {defaults}"]
+            generators += lines
+        else:
+            others += lines
+    return generators, others
 
 
 def cmd_data(args) -> int:
