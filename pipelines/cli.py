@@ -14,6 +14,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 __all__ = ["Terminated", "build_parser", "main"]
@@ -63,13 +64,17 @@ def cmd_train(args) -> int:
 
 
 def _default_out(ref: str) -> Path:
-    """A new folder outputs/samples/<model>-<time>[-k], created here so that commands started
-    in the same second never share one (mkdir is atomic: exactly one process creates a name)."""
+    """A new folder outputs/samples/<model>-<time>[-k] (see ``_unique_dir``)."""
     import re
-    import time
 
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ref).strip("_")[-60:] or "model"
-    base = Path("outputs") / "samples" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return _unique_dir(Path("outputs") / "samples", stem)
+
+
+def _unique_dir(parent: Path, stem: str) -> Path:
+    """A new folder <parent>/<stem>-<time>[-k], created here so that commands started in the
+    same second never share one (mkdir is atomic: exactly one process creates a name)."""
+    base = parent / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     base.parent.mkdir(parents=True, exist_ok=True)
     for k in range(1, 10_000):
         folder = base if k == 1 else base.with_name(f"{base.name}-{k}")
@@ -93,6 +98,7 @@ def cmd_sample(args) -> int:
 def _sample_into(model, out: Path, args) -> int:
     from fick.pipelines import sampling
 
+    started = time.time()
     result = sampling.draw(
         model,
         args.n,
@@ -130,6 +136,7 @@ def _sample_into(model, out: Path, args) -> int:
             params=params,
             files_dir=out,
             kind="samples",
+            started=started,
         )
         print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
     return 0
@@ -177,14 +184,12 @@ def _file_plugin(target: Path):
 
 
 def _evaluate_files(plugin, target: Path, args) -> int:
-    import time
     from types import SimpleNamespace
 
     from fick.pipelines import sampling
 
     stem = target.stem or target.name or "files"
-    out = Path(args.out) if args.out else (
-        Path("outputs") / "evaluations" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out) if args.out else _unique_dir(Path("outputs") / "evaluations", stem)
     options = {"moses": args.moses, "posebusters": args.posebusters,
                "strain": not args.no_strain, "train_smiles": args.train_smiles}
     report = plugin.evaluate_files(target, out, options)
@@ -229,12 +234,14 @@ def cmd_evaluate(args) -> int:
         if not ref:
             raise FickError(f"'{target}' does not say which model drew it: pass --model MODEL")
         model = modelio.load(ref)
+        started = time.time()
         samples = list(model.plugin.load_samples(target))
         files_dir, params = None, {"samples": str(target), "n": len(samples)}
         speed = None
     else:
         model = modelio.load(args.target)
         out = Path(args.out) if args.out else _default_out(args.target)
+        started = time.time()
         result = sampling.draw(
             model,
             args.n,
@@ -270,7 +277,8 @@ def cmd_evaluate(args) -> int:
     _print_metrics(metrics)
     if not args.no_track:
         run_id = sampling.track_evaluation(
-            args.experiment, model, metrics, params=params, files_dir=files_dir
+            args.experiment, model, metrics, params=params, files_dir=files_dir,
+            started=started,
         )
         print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
     return 0

@@ -300,36 +300,23 @@ def track_evaluation(
     files_dir: Path | None,
     run_name: str | None = None,
     kind: str = "evaluation",
+    started: float | None = None,
 ) -> str:
-    """Log one evaluation (or sampling, ``kind="samples"``) as an MLflow run: params, metrics,
-    sample files; returns its id."""
+    """Log one evaluation (or sampling, ``kind="samples"``) as an MLflow run that starts when
+    the work began (``started``, a ``time.time()``): the params the sampling actually used,
+    metrics, sample files; returns its id."""
     from fick.pipelines import tracking
+    from fick.pipelines.modelio import resolved_sampling
 
-    client = tracking.client(tracking.tracking_uri())
-    exp = tracking.experiment_id(client, experiment)
-    run = client.create_run(
-        exp,
-        run_name=run_name,
+    if {"steps", "sampler", "guidance"} & set(params):  # a sampling: the values it used
+        params = {**params, **resolved_sampling(model.task, params.get("steps"),
+                                                params.get("sampler"), params.get("guidance"))}
+    stem = Path(str(model.source).rstrip("/")).name or "model"
+    return tracking.log_run(
+        tracking.client(tracking.tracking_uri()), experiment, name_prefix=f"{kind}-{stem}",
         tags={"fick.domain": model.domain, "fick.task": model.task_name, "fick.kind": kind},
-    )
-    status = "FAILED"
-    try:
-        tracking.log_params(client, run.info.run_id, {"model": model.source, **params})
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        client.log_batch(
-            run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
-        )
-        if files_dir is not None and Path(files_dir).exists():
-            client.log_artifacts(run.info.run_id, str(files_dir), "samples")
-        status = "FINISHED"
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stopped, not failed
-        status = "KILLED"
-        raise
-    finally:
-        client.set_terminated(run.info.run_id, status)
-    return run.info.run_id
+        params={"model": model.source, **params}, metrics=metrics, artifacts=files_dir,
+        started=started, run_name=run_name)
 
 
 @contextmanager

@@ -166,7 +166,11 @@ class _Run:
         else:
             exp = tracking.experiment_id(self.client, cfg.experiment)
             tags = {"fick.domain": cfg.domain, "fick.task": cfg.task, **cfg.tracking.tags}
-            run = self.client.create_run(exp, run_name=cfg.tracking.run_name, tags=tags)
+            # a name of our own: MLflow's random names come from Python's `random`, which
+            # seed_everything has just seeded, so every training got the same one
+            name = cfg.tracking.run_name or tracking.unique_run_name(
+                _safe(cfg.experiment or cfg.task))
+            run = self.client.create_run(exp, run_name=name, tags=tags)
             self.run_id = run.info.run_id
             try:
                 self._start(raw)
