@@ -97,7 +97,20 @@ class VocoderConfig:
     n_fft: int = 640  # 4 x hop as in Vocos
     segment_frames: int = 48  # random training crops (frames); evaluation uses whole clips
     mel_weight: float = 45.0
-    stft_weight: float = 1.0
+    stft_weight: float = 1.0  # auraloss multi-resolution STFT loss
+    # GAN training (HiFi-GAN multi-period + Vocos/UnivNet multi-resolution discriminators).
+    # false: the reconstruction losses alone (and no discriminator weights in the model).
+    adversarial: bool = False
+    adversarial_start: int = 0  # generator warm-up: mel + MR-STFT only for this many steps
+    gan_loss: str = "hinge"  # hinge | lsgan
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 2.0
+    periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
+    resolutions: list[list[int]] = field(
+        default_factory=lambda: [[512, 128], [1024, 256], [256, 64]]
+    )
+    discriminator_width: int = 8
+    discriminator_lr: float = 2.0e-4  # constant; Adam betas (0.8, 0.99) as HiFi-GAN
 
 
 @dataclass

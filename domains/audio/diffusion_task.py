@@ -64,8 +64,10 @@ _COMPANIONS = {
 def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resolver | None):
     """(task, embedded dict) for a companion network, or (None, None) when there is none."""
     cls, cfg_cls = _COMPANIONS[kind]
+    # a vocoder inside a diffusion model only vocodes: its GAN discriminators stay behind
+    extra = {"discriminators": False} if kind == "vocoder" else {}
     if embedded:
-        return cls(coerce_config(cfg_cls, embedded["config"]), embedded["info"]), embedded
+        return cls(coerce_config(cfg_cls, embedded["config"]), embedded["info"], **extra), embedded
     if ref is None or (kind == "vocoder" and ref == "griffin-lim"):
         return None, None
     if resolve is None:
@@ -79,6 +81,8 @@ def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resol
             f"model.{kind} {ref!r} is a {getattr(loaded, 'kind', '?')} model: "
             f"point it at an audio {kind}"
         )
+    if kind == "vocoder":
+        loaded.drop_discriminators()
     return loaded, {"config": loaded.saved_config(), "info": loaded.info}
 
 

@@ -1,47 +1,26 @@
 """The audio domain's companion tasks: spectrogram VAE, neural vocoder and metric classifier.
 
-Each keeps its mel front end (settings and the training data's normalisation statistics as
-buffers) so that a saved model is self-contained; ``info`` is the dataset's info dict.
+The vocoder lives in ``vocoder_task`` (GAN training); the shared base in ``task_base``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from fick.domains.audio.classifier import MelClassifier
-from fick.domains.audio.config import AutoencoderConfig, ClassifierConfig, VocoderConfig
-from fick.domains.audio.features import MelFrontEnd
-from fick.domains.audio.metrics import log_mel_l1, spectral_convergence
+from fick.domains.audio.config import AutoencoderConfig, ClassifierConfig
+from fick.domains.audio.metrics import log_mel_l1
+from fick.domains.audio.task_base import AudioTask, front_end_from_info
 from fick.domains.audio.vae import SpectrogramVAE, multi_resolution_spectral_loss
-from fick.domains.audio.vocoder import VocosVocoder, multi_resolution_stft_loss
-from fick.domains.base import FickError, Task
+from fick.domains.audio.vocoder_task import VocoderTask
+from fick.domains.base import FickError
 
 __all__ = ["AutoencoderTask", "ClassifierTask", "VocoderTask", "front_end_from_info"]
 
 
-def front_end_from_info(info: dict[str, Any]) -> MelFrontEnd:
-    if "mel" not in info:
-        raise FickError(
-            "model info lacks the mel front end settings: rebuild it from an audio "
-            "dataset (fick train with domain: audio)"
-        )
-    return MelFrontEnd(info["mel"], info.get("mel_mean", 0.0), info.get("mel_std", 1.0))
-
-
-class _AudioTask(Task):
-    def __init__(self, cfg, info: dict[str, Any]):
-        super().__init__()
-        self.cfg, self.info = cfg, dict(info)
-        self.front = front_end_from_info(info)
-
-    def saved_config(self) -> dict[str, Any]:
-        return asdict(self.cfg)
-
-
-class AutoencoderTask(_AudioTask):
+class AutoencoderTask(AudioTask):
     """KL-VAE over standardised log-mels: L1 + multi-resolution spectral loss + kl_weight * KL."""
 
     kind = "autoencoder"
@@ -106,56 +85,7 @@ class AutoencoderTask(_AudioTask):
         }
 
 
-class VocoderTask(_AudioTask):
-    """Vocos-style vocoder trained on random crops: mel L1 + multi-resolution STFT loss."""
-
-    kind = "vocoder"
-
-    def __init__(self, cfg: VocoderConfig, info: dict[str, Any]):
-        super().__init__(cfg, info)
-        mel = info["mel"]
-        self.net = VocosVocoder(mel["n_mels"], mel["hop_length"], cfg.n_fft, cfg.dim, cfg.layers)
-
-    def vocode(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """Unnormalised log-mel (B, M, T) -> audio (B, T * hop)."""
-        return self.net(log_mel)
-
-    def loss(self, batch):
-        audio, log_mel = batch["audio"], batch["log_mel"]
-        hop, frames = self.front.settings.hop_length, log_mel.shape[-1]
-        seg = min(self.cfg.segment_frames, frames)
-        # One random crop offset per batch (from torch's global RNG, which Lightning seeds).
-        start = int(torch.randint(0, frames - seg + 1, ()))
-        mel_crop = log_mel[..., start : start + seg]
-        audio_crop = audio[..., start * hop : (start + seg) * hop]
-        pred = self.net(mel_crop)
-        mel_loss = (
-            (self.front.log_mel(pred) - self.front.log_mel(audio_crop)).abs().flatten(1).mean(1)
-        )
-        stft_loss = multi_resolution_stft_loss(pred, audio_crop)
-        loss = (self.cfg.mel_weight * mel_loss + self.cfg.stft_weight * stft_loss).mean()
-        return loss, {
-            "mel_l1": float(mel_loss.detach().mean()),
-            "mrstft": float(stft_loss.detach().mean()),
-        }
-
-    @torch.no_grad()
-    def validation_metrics(self, batch) -> dict[str, float]:
-        audio, log_mel = batch["audio"], batch["log_mel"]
-        loss, logs = self.loss(batch)
-        pred = self.net(log_mel)
-        griffin_lim = self.front.griffin_lim(log_mel)
-        return {
-            "loss": float(loss),
-            **logs,
-            "log_mel_l1": log_mel_l1(self.front.log_mel(pred), log_mel),
-            "spectral_convergence": spectral_convergence(pred, audio),
-            "griffin_lim_log_mel_l1": log_mel_l1(self.front.log_mel(griffin_lim), log_mel),
-            "griffin_lim_spectral_convergence": spectral_convergence(griffin_lim, audio),
-        }
-
-
-class ClassifierTask(_AudioTask):
+class ClassifierTask(AudioTask):
     """The SC09-protocol metric network: cross-entropy on standardised log-mels of real clips,
     with random circular time shifts as augmentation."""
 

@@ -3,8 +3,9 @@
 Vocos (Siuzdiak 2023) keeps the whole network at the frame rate and predicts the STFT
 (log-magnitude and phase) of every frame; an inverse STFT with hop = the mel hop makes the
 waveform. That is far cheaper per CPU-minute than HiFi-GAN's stack of transposed convolutions at
-the sample rate, which is why it was picked here. Trained with a mel L1 + multi-resolution STFT
-loss (no adversarial term: a GAN doubles the cost per step and needs far longer to pay off).
+the sample rate, which is why it was picked here. Trained by ``vocoder_task.VocoderTask``: mel L1
++ multi-resolution STFT loss, and optionally adversarial + feature-matching losses against the
+discriminators of ``discriminators``.
 """
 
 from __future__ import annotations
