@@ -68,7 +68,8 @@ class _SpectrogramDiscriminator(nn.Module):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.convs = nn.ModuleList(
             [
-                weight_norm(nn.Conv2d(1, width, (7, 5), (2, 1), padding=(3, 2))),  # halve bins early
+                # stride 2 over frequency at once: halves the cost of every later layer
+                weight_norm(nn.Conv2d(1, width, (7, 5), (2, 1), padding=(3, 2))),
                 weight_norm(nn.Conv2d(width, width, (5, 3), (2, 1), padding=(2, 1))),
                 weight_norm(nn.Conv2d(width, width, (5, 3), (2, 1), padding=(2, 1))),
                 weight_norm(nn.Conv2d(width, width, (5, 3), (2, 1), padding=(2, 1))),

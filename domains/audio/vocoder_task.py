@@ -55,9 +55,7 @@ class VocoderTask(AudioTask):
         mel = info["mel"]
         if cfg.gan_loss not in ("hinge", "lsgan"):
             raise FickError(f"unknown model.gan_loss {cfg.gan_loss!r}: use hinge or lsgan")
-        self.net = VocosVocoder(
-            mel["n_mels"], mel["hop_length"], cfg.n_fft, cfg.dim, cfg.layers
-        )
+        self.net = VocosVocoder(mel["n_mels"], mel["hop_length"], cfg.n_fft, cfg.dim, cfg.layers)
         self.mr_stft = _mr_stft(cfg.resolutions)
         self.mpd = self.mrd = None
         self._d_opt = None
@@ -92,9 +90,7 @@ class VocoderTask(AudioTask):
     def _discriminator_step(self, real, fake) -> float:
         params = [p for m in (self.mpd, self.mrd) for p in m.parameters()]
         if self._d_opt is None:
-            self._d_opt = torch.optim.Adam(
-                params, lr=self.cfg.discriminator_lr, betas=(0.8, 0.99)
-            )
+            self._d_opt = torch.optim.Adam(params, lr=self.cfg.discriminator_lr, betas=(0.8, 0.99))
         for p in params:
             p.requires_grad_(True)
         try:
@@ -138,11 +134,7 @@ class VocoderTask(AudioTask):
             out_fake = self._discriminate(pred)
             adv = generator_adversarial_loss([o[0] for o in out_fake], self.cfg.gan_loss)
             fm = feature_matching_loss([o[1] for o in out_real], [o[1] for o in out_fake])
-            loss = (
-                loss
-                + self.cfg.adversarial_weight * adv
-                + self.cfg.feature_matching_weight * fm
-            )
+            loss = loss + self.cfg.adversarial_weight * adv + self.cfg.feature_matching_weight * fm
             logs.update(adversarial=float(adv.detach()), feature_matching=float(fm.detach()))
         if stepping:
             self.gan_steps += 1
@@ -162,4 +154,3 @@ class VocoderTask(AudioTask):
             "griffin_lim_log_mel_l1": log_mel_l1(self.front.log_mel(griffin_lim), log_mel),
             "griffin_lim_spectral_convergence": spectral_convergence(griffin_lim, audio),
         }
-

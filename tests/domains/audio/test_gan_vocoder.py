@@ -116,7 +116,8 @@ def test_tiny_gan_vocoder_trains_and_vocodes(tmp_path):
         OMP_NUM_THREADS="1",
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
     )
-    cmd = [sys.executable, "-c", "import sys; from fick.pipelines.cli import main; sys.exit(main())"]
+    cli = "import sys; from fick.pipelines.cli import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", cli]
     proc = subprocess.run(
         cmd + ["train", str(ROOT / "configs/audio/vocoder-tiny.yaml"),
                "--set", f"train.output_dir={tmp_path / 'outputs'}"],
