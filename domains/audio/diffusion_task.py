@@ -227,8 +227,20 @@ class LatentDiffusionTask(Task):
         idx = [self._label_index(v) for v in values]
         return torch.tensor([idx[i % len(idx)] for i in range(n)], dtype=torch.long)
 
-    def _vocode(self, log_mel: torch.Tensor, generator=None) -> torch.Tensor:
-        if self.vocoder is not None:
+    def _check_vocoder(self, choice: str | None) -> str | None:
+        """``choice``: "neural" (the embedded vocoder), "griffin-lim", or None (the neural
+        vocoder when the model carries one); refused before any sampling work."""
+        if choice not in (None, "neural", "griffin-lim"):
+            raise FickError(f"unknown vocoder={choice!r}: use vocoder=griffin-lim or neural")
+        if choice == "neural" and self.vocoder is None:
+            raise FickError(
+                "vocoder=neural but this model carries no neural vocoder: use "
+                "vocoder=griffin-lim, or train one with model.vocoder set"
+            )
+        return choice
+
+    def _vocode(self, log_mel: torch.Tensor, choice: str | None = None) -> torch.Tensor:
+        if self.vocoder is not None and choice != "griffin-lim":
             return self.vocoder.vocode(log_mel)
         return self.front.griffin_lim(log_mel)
 
@@ -275,8 +287,10 @@ class LatentDiffusionTask(Task):
     ) -> list[Clip]:
         """``n`` clips; options: ``duration`` (seconds, any length), ``inpaint`` (an audio file)
         with ``keep`` ("START-END" seconds of it held fixed, the rest generated),
-        ``batch_size`` (default 64), and sampler options (eta, karras ...)."""
+        ``batch_size`` (default 64), ``vocoder`` (griffin-lim | neural), and sampler options (eta,
+        karras ...)."""
         batch_size = int(options.pop("batch_size", 64))
+        vocoder = self._check_vocoder(options.pop("vocoder", None))
         labels = self._labels(n, condition)
         rate = self.front.settings.sample_rate
         clips: list[Clip] = []
@@ -297,7 +311,7 @@ class LatentDiffusionTask(Task):
                 progress=step,
                 **dict(options),
             )
-            audio = self._vocode(log_mel).float().cpu()
+            audio = self._vocode(log_mel, vocoder).float().cpu()
             per_clip = (time.perf_counter() - t0) / (hi - lo)
             for k in range(hi - lo):
                 label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None

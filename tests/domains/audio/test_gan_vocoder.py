@@ -134,3 +134,27 @@ def test_tiny_gan_vocoder_trains_and_vocodes(tmp_path):
     with torch.no_grad():
         audio = task.vocode(batch["log_mel"])
     assert audio.shape == (2, 6400) and torch.isfinite(audio).all()
+
+
+def test_sampling_option_chooses_the_vocoder():
+    from fick.domains.audio.config import DiffusionConfig
+    from fick.domains.audio.diffusion_task import LatentDiffusionTask
+
+    torch.manual_seed(0)
+    voc = _task()
+    info = {**INFO, "class_names": ["a", "b"], "duration": 0.2}
+    cfg = DiffusionConfig(
+        autoencoder=None, vocoder="voc", channels=8, channel_mult=[1], attention=False, steps=1
+    )
+    task = LatentDiffusionTask(cfg, info, {"voc": voc}.__getitem__).eval()
+    assert task.vocoder.mpd is None  # the companion left its discriminators behind
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    neural = task.sample(1, generator=g(), vocoder="neural")[0].audio
+    default = task.sample(1, generator=g())[0].audio
+    griffin = task.sample(1, generator=g(), vocoder="griffin-lim")[0].audio
+    assert torch.equal(neural, default) and not torch.allclose(neural, griffin)
+    with pytest.raises(FickError, match="vocoder=griffin-lim or neural"):
+        task.sample(1, vocoder="hifigan")
+    task.vocoder = None
+    with pytest.raises(FickError, match="no neural vocoder"):
+        task.sample(1, vocoder="neural")
