@@ -46,12 +46,18 @@ class LoadReport:
     loaded: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
     ignored: dict[str, str] = field(default_factory=dict)  # path -> reason
+    uncaptioned: list[str] = field(default_factory=list)  # loaded, but no or an empty caption
 
     def summary(self) -> str:
         head = f"loaded {len(self.loaded)} clips, skipped {len(self.skipped)}"
         if self.ignored:
             head += f", ignored {len(self.ignored)} non-audio files"
+        if self.uncaptioned:
+            head += f", {len(self.uncaptioned)} without a caption (missing or empty)"
         lines = [head]
+        lines += [f"  no caption: {path}" for path in self.uncaptioned[:10]]
+        if len(self.uncaptioned) > 10:
+            lines.append(f"  ... and {len(self.uncaptioned) - 10} more without a caption")
         lines += [f"  skipped {path}: {reason}" for path, reason in sorted(self.skipped.items())]
         lines += [f"  ignored {path}: {reason}" for path, reason in sorted(self.ignored.items())]
         return "\n".join(lines)

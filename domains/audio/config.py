@@ -32,6 +32,9 @@ class AudioDataConfig:
     manifest: str | None = None
     per_class: int = 200  # spoken-digits: clips per digit
     synth_seed: int = 0  # spoken-digits: the generator's seed (the split is fixed by voice)
+    # spoken-digits: move 10 of the 90 word x speed x pitch caption combinations to the test
+    # split (spoken_digits.heldout_combination), to evaluate prompts on unseen combinations
+    heldout_combinations: bool = False
     max_items: int | None = None  # keep at most this many training clips (tiny configs)
     sample_rate: int = 16000
     duration: float = 1.0  # seconds; clips are trimmed or zero-padded
@@ -80,6 +83,15 @@ class DiffusionConfig:
     sampler: str = "ddim"
     steps: int = 25
     guidance: float = 2.0
+    # (low, high) fractions of the noise range where CFG applies (Kynkaanniemi 2024); outside
+    # it one conditional call per step. None: guidance at every step.
+    guidance_interval: list[float] | None = None
+    conditioning: str = "label"  # label | prompt (text captions; see prompting.py)
+    text_encoder: str | None = None  # a local transformers folder; None: trained here
+    text_width: int = 128
+    text_depth: int = 2
+    text_heads: int = 4
+    text_max_tokens: int = 32
     vocoder: str = "griffin-lim"  # griffin-lim, or a vocoder model reference
     classifier: str | None = None  # metric network reference for evaluate()
     # Companions embedded by saved_config() ({"config", "info"}) so a saved model is

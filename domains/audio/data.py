@@ -14,6 +14,7 @@ import torch
 from fick.domains.audio.audio_io import LoadReport, discover_files, ignored_files, load_clips
 from fick.domains.audio.config import AudioDataConfig
 from fick.domains.audio.features import MelFrontEnd, MelSettings
+from fick.domains.audio.text import caption_vocabulary
 from fick.domains.base import DataBundle, FickError
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
@@ -34,24 +35,36 @@ def cache_root(cfg: AudioDataConfig | None = None) -> Path:
 
 
 class AudioClips(Dataset):
-    """Fixed-length clips: items ``{"audio": (L,), "log_mel": (n_mels, frames), "label": long}``.
-    ``log_mel`` is the unnormalised natural-log mel; models standardise it with their front end."""
+    """Fixed-length clips: items ``{"audio": (L,), "log_mel": (n_mels, frames), "label": long,
+    "caption": str}`` ("" without a caption). ``log_mel`` is the unnormalised natural-log mel;
+    models standardise it with their front end."""
 
     def __init__(
-        self, audio: torch.Tensor, log_mel: torch.Tensor, labels: torch.Tensor, names: list[str]
+        self,
+        audio: torch.Tensor,
+        log_mel: torch.Tensor,
+        labels: torch.Tensor,
+        names: list[str],
+        captions: list[str] | None = None,
     ):
         self.audio, self.log_mel, self.labels, self.names = audio, log_mel, labels, names
+        self.captions = captions if captions is not None else [""] * len(names)
 
     def __len__(self) -> int:
         return self.audio.shape[0]
 
     def __getitem__(self, i: int) -> dict:
-        return {"audio": self.audio[i], "log_mel": self.log_mel[i], "label": self.labels[i]}
+        return {
+            "audio": self.audio[i],
+            "log_mel": self.log_mel[i],
+            "label": self.labels[i],
+            "caption": self.captions[i],
+        }
 
 
 def spoken_digits_folder(cfg: AudioDataConfig) -> Path:
     """The synthesised set for (per_class, synth_seed), generated on first use."""
-    from fick.domains.audio.spoken_digits import generate_spoken_digits
+    from fick.domains.audio.spoken_digits import add_captions, generate_spoken_digits
 
     folder = cache_root(cfg) / f"spoken-digits-n{cfg.per_class}-s{cfg.synth_seed}"
     if not (folder / "manifest.csv").is_file():
@@ -60,6 +73,7 @@ def spoken_digits_folder(cfg: AudioDataConfig) -> Path:
             file=sys.stderr,
         )
         generate_spoken_digits(folder, per_class=cfg.per_class, seed=cfg.synth_seed)
+    add_captions(folder, per_class=cfg.per_class, seed=cfg.synth_seed)  # sets made before captions
     return folder
 
 
@@ -76,7 +90,15 @@ def _items(cfg: AudioDataConfig) -> tuple[list[dict], str, dict[str, str]]:
     """(clips to read, source, non-audio files passed over in a folder)."""
     if cfg.dataset == "spoken-digits":
         folder = spoken_digits_folder(cfg)
-        return discover_files(folder, folder / "manifest.csv"), str(folder), {}
+        items = discover_files(folder, folder / "manifest.csv")
+        if cfg.heldout_combinations:
+            from fick.domains.audio.spoken_digits import caption_parts, heldout_combination
+
+            for item in items:
+                parts = caption_parts(item.get("caption") or "")
+                if parts is not None and heldout_combination(*parts):
+                    item["split"] = "test"
+        return items, str(folder), {}
     if cfg.dataset == "manifest":
         if not cfg.manifest:
             raise FickError(
@@ -100,6 +122,8 @@ def _fingerprint(items: list[dict], cfg: AudioDataConfig) -> str:
         except OSError:
             stamp = "missing"
         h.update(f"{item['path']}|{item['label']}|{item.get('split')}|{stamp}\n".encode())
+        if item.get("caption"):  # only then: the keys of caption-less sets stay as they were
+            h.update(f"caption|{item['caption']}\n".encode())
     keys = (
         "sample_rate",
         "duration",
@@ -157,6 +181,7 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
             "labels": labels_text,
             "splits": splits,
             "skipped": report.skipped,
+            "captions": [it.get("caption") or "" for it in kept],
             "digest": digest,
         }
         cache.mkdir(parents=True, exist_ok=True)
@@ -164,8 +189,13 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         (cache / "meta.json").write_text(json.dumps(meta))  # written last: marks a whole entry
     # said once per build, from the cache too: a training on a cached set still names the files
     # it left out (the ignored ones are listed afresh: they are not part of the cache key)
-    report = LoadReport(loaded=meta["names"], skipped=meta["skipped"], ignored=ignored)
-    if report.skipped or report.ignored:
+    captions = meta.get("captions") or [""] * len(meta["names"])
+    # a caption column with holes: those clips train the unconditional (prompt-dropped) model
+    uncaptioned = [n for n, c in zip(meta["names"], captions) if not c] if any(captions) else []
+    report = LoadReport(
+        loaded=meta["names"], skipped=meta["skipped"], ignored=ignored, uncaptioned=uncaptioned
+    )
+    if report.skipped or report.ignored or report.uncaptioned:
         print(report.summary(), file=sys.stderr)
 
     class_names = sorted({lab for lab in meta["labels"]})
@@ -185,6 +215,7 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
             tensors["log_mel"][ids],
             labels[ids],
             [meta["names"][i] for i in idx],
+            [captions[i] for i in idx],
         )
     train = parts["train"]
     if len(train) == 0:
@@ -210,6 +241,8 @@ def build_audio_data(cfg: AudioDataConfig, *, seed: int = 0) -> DataBundle:
         "num_classes": len(class_names),
         "train_class_counts": counts,
         "loudness_dbfs": cfg.loudness_dbfs,
+        # the text encoder's word-piece vocabulary is built from the training captions
+        "caption_vocabulary": caption_vocabulary(train.captions),
     }
     name = "spoken-digits" if cfg.dataset == "spoken-digits" else Path(source).stem
     return DataBundle(

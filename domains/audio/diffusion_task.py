@@ -43,6 +43,7 @@ from fick.domains.audio.metrics import (
     modified_inception_score,
     real_time_factor,
 )
+from fick.domains.audio.prompting import PromptConditioner, split_prompts
 from fick.domains.audio.tasks import (
     AutoencoderTask,
     ClassifierTask,
@@ -144,7 +145,16 @@ class LatentDiffusionTask(Task):
         self.latent_height = self.front.settings.n_mels // self.factor
         self.process = schedules.by_name(cfg.process, **dict(cfg.process_kwargs or {}))
         self.time_scale = 1.0 if getattr(self.process, "discrete", False) else 1000.0
-        self.denoiser = build_denoiser(cfg.denoiser, self.latent_channels, self.num_classes, cfg)
+        if cfg.conditioning not in ("label", "prompt"):
+            raise FickError(f"unknown model.conditioning {cfg.conditioning!r}: use label or prompt")
+        self.prompts = PromptConditioner(cfg, info) if cfg.conditioning == "prompt" else None
+        self.denoiser = build_denoiser(
+            cfg.denoiser,
+            self.latent_channels,
+            self.num_classes,
+            cfg,
+            self.prompts.width if self.prompts is not None else 0,
+        )
         # 0 until the first training batch measures it (see the module docstring).
         self.register_buffer("latent_scale", torch.zeros(()))
         self._reference_cache: dict[str, Any] = {}
@@ -160,16 +170,22 @@ class LatentDiffusionTask(Task):
         return asdict(self.cfg)
 
     # -- the network as fick.core sees it ------------------------------------------------
-    def network(self, x, t, label=None, cfg_null=None):
-        """``model(x_t, t, label=..., cfg_null=...)``: cfg_null swaps in the null label."""
+    def network(self, x, t, label=None, cfg_null=None, text_ids=None):
+        """``model(x_t, t, label=..., cfg_null=..., text_ids=...)``: cfg_null swaps in the null
+        label and the null text context."""
         b = x.shape[0]
+        context = None
+        if self.prompts is not None and text_ids is not None:
+            context = self.prompts.context(text_ids, cfg_null)
         if label is None:
             label = torch.full((b,), self.num_classes, dtype=torch.long, device=x.device)
         if cfg_null is not None:
             label = torch.where(
                 cfg_null.to(label.device), torch.full_like(label, self.num_classes), label
             )
-        return self.denoiser(x, t.to(x.dtype) * self.time_scale, label)
+        if context is None:
+            return self.denoiser(x, t.to(x.dtype) * self.time_scale, label)
+        return self.denoiser(x, t.to(x.dtype) * self.time_scale, label, context)
 
     @torch.no_grad()
     def to_latent(self, log_mel: torch.Tensor) -> torch.Tensor:
@@ -197,12 +213,17 @@ class LatentDiffusionTask(Task):
         null = core_guidance.drop_condition(
             z0.shape[0], self.cfg.cond_dropout if self.training else 0.0, device=z0.device
         )
+        kwargs = {"label": labels, "cfg_null": null}
+        if self.prompts is not None:
+            captions = list(batch["caption"])
+            # a clip without a caption trains the unconditional model (the null context)
+            empty = torch.tensor([not c for c in captions], device=z0.device)
+            kwargs = {
+                "cfg_null": null | empty,
+                "text_ids": self.prompts.ids(captions, z0.device),
+            }
         out = training_loss(
-            self.network,
-            z0,
-            self.process,
-            prediction=self.cfg.prediction,
-            model_kwargs={"label": labels, "cfg_null": null},
+            self.network, z0, self.process, prediction=self.cfg.prediction, model_kwargs=kwargs
         )
         return out.loss.float().mean(), {}
 
@@ -291,7 +312,15 @@ class LatentDiffusionTask(Task):
         karras ...)."""
         batch_size = int(options.pop("batch_size", 64))
         vocoder = self._check_vocoder(options.pop("vocoder", None))
-        labels = self._labels(n, condition)
+        prompts = None
+        if self.prompts is not None:
+            given = (condition or {}).get("prompt")
+            # without a prompt: the class names as prompts ("seven"), as validation does
+            cycle = split_prompts(given) if given is not None else self.class_names
+            prompts = [cycle[i % len(cycle)] for i in range(n)]
+            labels = torch.full((n,), self.num_classes, dtype=torch.long)
+        else:
+            labels = self._labels(n, condition)
         rate = self.front.settings.sample_rate
         clips: list[Clip] = []
         for lo in range(0, n, batch_size):
@@ -302,6 +331,8 @@ class LatentDiffusionTask(Task):
                 if progress is not None:
                     progress(base * total + i, math.ceil(n / batch_size) * total)
 
+            if prompts is not None:
+                options["text_ids"] = self.prompts.ids(prompts[lo:hi])
             log_mel, meta = self.sample_log_mels(
                 labels[lo:hi],
                 steps=steps,
@@ -314,8 +345,14 @@ class LatentDiffusionTask(Task):
             audio = self._vocode(log_mel, vocoder).float().cpu()
             per_clip = (time.perf_counter() - t0) / (hi - lo)
             for k in range(hi - lo):
-                label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
-                clips.append(Clip(audio[k], rate, label, per_clip, dict(meta)))
+                if prompts is not None:
+                    prompt = prompts[lo + k]
+                    label = PromptConditioner.word_label(prompt, self.class_names)
+                    clip_meta = {**meta, "prompt": prompt}
+                else:
+                    label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
+                    clip_meta = dict(meta)
+                clips.append(Clip(audio[k], rate, label, per_clip, clip_meta))
         return clips
 
     @torch.no_grad()
@@ -337,6 +374,8 @@ class LatentDiffusionTask(Task):
         labels = labels.to(device)
         duration = float(options.pop("duration", self.info.get("duration", 1.0)))
         inpaint, keep = options.pop("inpaint", None), options.pop("keep", None)
+        text_ids = options.pop("text_ids", None)
+        interval = options.pop("guidance_interval", self.cfg.guidance_interval)
         steps = int(steps or self.cfg.steps)
         sampler = sampler or self.cfg.sampler
         scale = self.cfg.guidance if guidance is None else float(guidance)
@@ -345,7 +384,13 @@ class LatentDiffusionTask(Task):
             frames, mask, known = self._inpaint_known(str(inpaint), keep or "0-0.5", n, device)
         else:
             frames = max(self.factor, int(round(duration * s.sample_rate / s.hop_length)))
-        model = self.network if scale == 1.0 else core_guidance.classifier_free(self.network, scale)
+        model = (
+            self.network
+            if scale == 1.0
+            else core_guidance.classifier_free(
+                self.network, scale, interval=self._model_interval(interval)
+            )
+        )
         noise = torch.randn(
             (n, self.latent_channels, self.latent_height, math.ceil(frames / self.factor)),
             generator=generator,
@@ -362,10 +407,31 @@ class LatentDiffusionTask(Task):
             mask=mask,
             known=known,
             callback=progress,
-            model_kwargs={"label": labels},
+            model_kwargs={"label": labels}
+            if text_ids is None
+            else {"label": labels, "text_ids": text_ids.to(device)},
             **options,
         )
         return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
+
+    def _model_interval(self, interval) -> tuple[float, float] | None:
+        """A (low, high) fraction of the noise range -> the model's own t range."""
+        if interval is None:
+            return None
+        if isinstance(interval, str):
+            interval = interval.replace(",", "-").split("-")
+        try:
+            lo, hi = (float(v) for v in interval)
+        except (TypeError, ValueError):
+            raise FickError(
+                f"guidance_interval={interval!r}: use LOW-HIGH fractions, e.g. 0.1-0.9"
+            ) from None
+        if not 0.0 <= lo < hi <= 1.0:
+            raise FickError(f"guidance_interval {lo}-{hi}: need 0 <= low < high <= 1")
+        if self.process.kind == "edm":
+            raise FickError("guidance_interval is for VP and flow processes")
+        top = (self.process.num_steps - 1) if getattr(self.process, "discrete", False) else 1.0
+        return lo * top, hi * top
 
     # -- evaluation ----------------------------------------------------------------------
     def _log_mels(self, clips: list[Clip]) -> torch.Tensor:

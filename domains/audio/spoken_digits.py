@@ -8,6 +8,9 @@ runs in a fresh process, so the same seed gives byte-identical WAV files.
 
 The split is speaker-disjoint like SC09's: a voice variant belongs to train, validation or test
 by a fixed hash of its name (not by the seed), so test voices are never heard in training.
+
+Each clip has a caption from its synthesis settings (word, speed, pitch, accent); with
+``data.heldout_combinations`` ten word x speed x pitch combinations move to the test split too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +27,16 @@ import torchaudio
 from fick.domains.audio.audio_io import rms_dbfs, write_wav
 from fick.domains.audio.espeak import synthesise_in_subprocess
 
-__all__ = ["DIGITS", "VOICE_VARIANTS", "generate_spoken_digits", "variant_split"]
+__all__ = [
+    "DIGITS",
+    "VOICE_VARIANTS",
+    "add_captions",
+    "caption",
+    "caption_parts",
+    "generate_spoken_digits",
+    "heldout_combination",
+    "variant_split",
+]
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029")
@@ -57,12 +70,52 @@ def _trim_silence(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     return audio[loud[0] : loud[-1] + 1] if loud.size else audio
 
 
-def generate_spoken_digits(
-    out: str | Path, *, per_class: int = 200, seed: int = 0, progress=None
-) -> Path:
-    """Write ``out/<digit>/<digit>_<i>.wav`` (16 kHz mono 16-bit, 1 s) and ``out/manifest.csv``
-    (path,label,split,voice). Returns the manifest's path."""
-    out = Path(out)
+SPEEDS = ("slowly", "at a normal pace", "fast")  # eSpeak rate < 160, 160..200, > 200 wpm
+PITCHES = ("low", "medium", "high")  # eSpeak pitch < 38, 38..62, > 62 (of 0..100)
+ACCENT_NAMES = {
+    "en": "an English",
+    "en-us": "an American",
+    "en-gb-scotland": "a Scottish",
+    "en-gb-x-rp": "a British",
+    "en-029": "a Caribbean",
+}
+_CAPTION = re.compile(r"^(\w+), spoken (.+?) in a (\w+) voice(?: with .+ accent)?$")
+
+
+def speed_bucket(rate: int) -> int:
+    return 0 if rate < 160 else (2 if rate > 200 else 1)
+
+
+def pitch_bucket(pitch: int) -> int:
+    return 0 if pitch < 38 else (2 if pitch > 62 else 1)
+
+
+def caption(word: str, rate: int, pitch: int, accent: str) -> str:
+    """What the generator knows of a clip, in words: "seven, spoken slowly in a low voice with
+    a Scottish accent"."""
+    return (
+        f"{word}, spoken {SPEEDS[speed_bucket(rate)]} in a {PITCHES[pitch_bucket(pitch)]} voice "
+        f"with {ACCENT_NAMES.get(accent, 'an English')} accent"
+    )
+
+
+def caption_parts(text: str) -> tuple[str, int, int] | None:
+    """(word, speed bucket, pitch bucket) of a synthesised set's caption; None otherwise."""
+    m = _CAPTION.match(text.strip()) if text else None
+    if not m or m.group(1) not in DIGITS or m.group(2) not in SPEEDS or m.group(3) not in PITCHES:
+        return None
+    return m.group(1), SPEEDS.index(m.group(2)), PITCHES.index(m.group(3))
+
+
+def heldout_combination(word: str, speed: int, pitch: int) -> bool:
+    """One word x speed x pitch combination per digit never trained on (10 of 90): speed
+    ``w mod 3`` with pitch ``(w + speed) mod 3`` for digit ``w``, so every speed and pitch is
+    held out with several words, and every word is trained on its other eight combinations."""
+    w = DIGITS.index(word)
+    return speed == w % 3 and pitch == (w + speed) % 3
+
+
+def _plan(per_class: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     plan = []
     for label in DIGITS:
@@ -80,6 +133,41 @@ def generate_spoken_digits(
                     "gain_db": float(rng.uniform(-26.0, -16.0)),
                 }
             )
+    return plan
+
+
+def _rel_path(p: dict) -> str:
+    return (Path(p["label"]) / f"{p['label']}_{p['index']:05d}.wav").as_posix()
+
+
+def _caption_of(p: dict) -> str:
+    return caption(p["label"], p["rate"], p["pitch"], p["accent"])
+
+
+def add_captions(folder: str | Path, *, per_class: int, seed: int) -> None:
+    """Give a set synthesised before captions existed its caption column: the plan is a pure
+    function of (per_class, seed), so the captions follow without synthesising again."""
+    manifest = Path(folder) / "manifest.csv"
+    with manifest.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "caption" in rows[0]:
+        return
+    captions = {_rel_path(p): _caption_of(p) for p in _plan(per_class, seed)}
+    tmp = manifest.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(rows[0] + ["caption"])
+        writer.writerows(r + [captions.get(r[0], "")] for r in rows[1:])
+    os.replace(tmp, manifest)
+
+
+def generate_spoken_digits(
+    out: str | Path, *, per_class: int = 200, seed: int = 0, progress=None
+) -> Path:
+    """Write ``out/<digit>/<digit>_<i>.wav`` (16 kHz mono 16-bit, 1 s) and ``out/manifest.csv``
+    (path,label,split,voice,caption). Returns the manifest's path."""
+    out = Path(out)
+    plan = _plan(per_class, seed)
     requests = [
         {
             "text": p["label"],
@@ -103,14 +191,15 @@ def generate_spoken_digits(
         clip[start : start + audio.numel()] = audio
         clip = clip * 10.0 ** ((p["gain_db"] - rms_dbfs(clip)) / 20.0)
         clip = clip * min(1.0, 0.99 / float(clip.abs().max()))
-        rel = Path(p["label"]) / f"{p['label']}_{p['index']:05d}.wav"
+        rel = _rel_path(p)
         write_wav(out / rel, clip, SAMPLE_RATE)
         rows.append(
             [
-                rel.as_posix(),
+                rel,
                 p["label"],
                 variant_split(p["variant"]),
                 f"{p['accent']}+{p['variant']}",
+                _caption_of(p),
             ]
         )
         if progress is not None:
@@ -119,7 +208,7 @@ def generate_spoken_digits(
     tmp = manifest.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["path", "label", "split", "voice"])
+        writer.writerow(["path", "label", "split", "voice", "caption"])
         writer.writerows(rows)
     os.replace(tmp, manifest)  # the manifest appears last: its presence marks a complete set
     return manifest
