@@ -111,7 +111,7 @@ def _sample_into(model, out: Path, args) -> int:
         steps=args.steps,
         sampler=args.sampler,
         guidance=args.guidance,
-        condition=_pairs(args.condition, "--condition") or None,
+        condition=_conditions(args) or None,
         **_domain_options(args),
     )
     if result.samples is None:
@@ -126,7 +126,7 @@ def _sample_into(model, out: Path, args) -> int:
             "sampler": args.sampler,
             "guidance": args.guidance,
             "seed": args.seed,
-            **{f"condition.{k}": v for k, v in _pairs(args.condition, "--condition").items()},
+            **{f"condition.{k}": v for k, v in _conditions(args).items()},
             **{f"option.{k}": v for k, v in _domain_options(args).items()},
         }
         run_id = sampling.track_evaluation(
@@ -250,7 +250,7 @@ def cmd_evaluate(args) -> int:
             steps=args.steps,
             sampler=args.sampler,
             guidance=args.guidance,
-            condition=_pairs(args.condition, "--condition") or None,
+            condition=_conditions(args) or None,
             **_domain_options(args),
         )
         samples, files_dir = result.samples, out
@@ -400,6 +400,14 @@ def cmd_demo(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
+def _conditions(args) -> dict:
+    """``--condition K=V`` pairs, and ``--prompt TEXT`` as the condition ``prompt``."""
+    out = _pairs(args.condition, "--condition")
+    if getattr(args, "prompt", None):
+        out["prompt"] = args.prompt
+    return out
+
+
 def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
     p.add_argument(
         "-n", type=int, default=n_default, help=f"number of samples (default {n_default})"
@@ -409,6 +417,8 @@ def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
         "--sampler", help="ddim, ddpm, dpmpp-2m, euler, heun, flow-euler ... (default: the model's)"
     )
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--prompt", help='text prompt of a prompted model, e.g. "three, fast, high '
+                   'voice" (several, one per sample in turn: separate them with |)')
     p.add_argument(
         "--condition", action="append", metavar="K=V", help="condition, e.g. label=3 (repeatable)"
     )
