@@ -55,8 +55,12 @@ def _load() -> dict:
 
 
 def _save(results: dict) -> None:
+    """Merge ``results`` into the file (other invocations may have added entries meanwhile)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    merged = {**_load(), **results}
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, RESULTS)
 
 
 def _fick() -> str:
@@ -64,11 +68,15 @@ def _fick() -> str:
 
 
 def _metrics(text: str) -> dict[str, float]:
+    """The ``metric  value`` table that ``fick evaluate`` prints."""
     out = {}
     for line in text.splitlines():
-        m = re.fullmatch(r"(\S+)\s+(-?[0-9.eE+-]+|nan|inf)", line.strip())
-        if m:
-            out[m.group(1)] = float(m.group(2))
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
     return out
 
 
@@ -115,12 +123,19 @@ def run_variant(name: str, overrides: list[str], minutes: float, n: int, steps: 
     train_cmd = ["nice", _fick(), "train", CONFIG, *[a for s in sets for a in ("--set", s)]]
     t0 = time.time()
     log = out / "train.log"
-    with open(log, "w") as fh:
-        proc = subprocess.run(train_cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    finished = re.compile(r"model at (\S+) and runs:/(\w+)/model")
+    if log.is_file() and finished.search(log.read_text()):
+        # trained by an earlier invocation that stopped before scoring it: score it now
+        print(f"{name}: reusing the finished training in {out}", flush=True)
+        t0 = None
+    else:
+        with open(log, "w") as fh:
+            proc = subprocess.run(train_cmd, cwd=ROOT, env=env, stdout=fh,
+                                  stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name}: training failed, see {log}")
     text = log.read_text()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name}: training failed, see {log}")
-    model_dir = re.search(r"model at (\S+) and runs:/(\w+)/model", text)
+    model_dir = finished.search(text)
     run_id = model_dir.group(2)
     model_dir = model_dir.group(1).rstrip(";")
     evals = {k: evaluate(model_dir, out, k, n, steps) for k in EVALS}
@@ -135,13 +150,15 @@ def run_variant(name: str, overrides: list[str], minutes: float, n: int, steps: 
         "overrides": overrides + extra,
         "cpu_minutes": minutes,
         "train_steps": train_steps,
-        "wall_minutes": round((time.time() - t0) / 60, 1),
+        "wall_minutes": round((time.time() - t0) / 60, 1) if t0 else None,
         "n": n,
         "steps": steps,
         "run_id": run_id,
         "model_dir": str(Path(model_dir).relative_to(ROOT)),
         "evals": evals,
-        "command": " ".join(["fick train", CONFIG, *[f"--set {s}" for s in sets[1:]]]),
+        "command": " ".join(["fick train", CONFIG, *[
+            f"--set {s}" for s in sets if not s.startswith(("train.output_dir=",
+                                                            "tracking.run_name="))]]),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
 
