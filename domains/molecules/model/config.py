@@ -64,6 +64,7 @@ class MoleculeModelConfig:
     cutoff: float | None = None
     lmax: int = 1  # e3nn only
     bf16: bool = False  # bfloat16 autocast of the network's linear maps (fast on CPUs with AMX)
+    compile: bool = False  # torch.compile the EGNN layers (egnn only; eager if unavailable)
     # how types, charges and bonds are noised: "gaussian" (Gaussian noise on scaled one-hots,
     # every core sampler applies) or "mask" (masking discrete flow, fick.core.discrete: a row
     # is either its clean class or masked; the CTMC sampler runs beside the continuous one)

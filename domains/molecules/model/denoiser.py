@@ -48,6 +48,7 @@ def build_backbone(cfg: MoleculeModelConfig, in_dim: int, pair_in_dim: int) -> n
         message_dim=cfg.message_dim, layers=cfg.layers, num_rbf=cfg.num_rbf,
         rbf_max=cfg.rbf_max, coord_range=cfg.coord_range,
         aggregation_norm=cfg.aggregation_norm, cutoff=cfg.cutoff, bf16=cfg.bf16,
+        compile=cfg.compile,
     )
 
 
