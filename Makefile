@@ -33,8 +33,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# the core benchmark is the short one; the others sample or train for long: run them
+# by hand (their docstrings give the full commands)
 bench: $(STAMP)
-	$(BIN)/python -m fick.core.bench
+	$(BIN)/python -m benchmarks.core
+	@echo "other benchmarks (python -m benchmarks.<name> --help):"
+	@ls benchmarks/*.py | sed -e 's|benchmarks/||' -e 's|\.py$$||' \
+		| grep -v -e '^_' -e '^core$$' | sed 's|^|  python -m benchmarks.|'
 
 clean:
 	rm -rf $(VENV) mlflow.db mlruns outputs

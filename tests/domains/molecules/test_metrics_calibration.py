@@ -2,7 +2,7 @@
 
 EDM reports 99.0% atom stability, 95.2% molecule stability and 97.7% validity for the QM9 data.
 The unit test uses the first 1,000 molecules of EDM's test split (deterministic); the full split
-is measured by ``python -m fick.domains.molecules.bench_data`` (figures in the report). The
+is measured by ``python -m benchmarks.molecules_data`` (figures in the report). The
 second test shows the tolerance is tight enough to catch a wrong bond table or margin.
 """
 

@@ -4,12 +4,6 @@ import pytest
 import torch
 from fick.domains.base import FickError
 from fick.domains.molecules import plugin
-from fick.domains.molecules.bench_property import (
-    atom_count_guess,
-    draw_targets,
-    reference_rows,
-)
-from fick.domains.molecules.data.records import MoleculeDataset, make_record
 from fick.domains.molecules.model.config import MoleculeModelConfig, RegressorModelConfig
 
 INFO = {
@@ -62,26 +56,3 @@ def test_property_mae_compares_the_predictor_with_each_target():
     want = float((pred - torch.tensor([1.0, 2.0, 3.0, 4.0])).abs().mean())
     got = task.evaluate(out, None)["property_mae_alpha"]
     assert got == pytest.approx(want, rel=1e-6)
-
-
-def _dataset():
-    g = torch.Generator().manual_seed(0)
-    recs = []
-    for i in range(30):
-        n = 3 + i % 3
-        types = torch.randint(0, 3, (n,), generator=g)
-        recs.append(make_record(torch.randn(n, 3, generator=g), types, None, None, None,
-                                y=torch.tensor([float(n) * 10, float(i)])))
-    return MoleculeDataset(recs, elements=INFO["elements"], properties=INFO["properties"])
-
-
-def test_edm_reference_rows_on_drawn_molecules():
-    ds = _dataset()
-    idx, counts, targets = draw_targets(ds, 50, ["alpha"], seed=0)
-    assert targets[:, 0].tolist() == [10.0 * c for c in counts]  # drawn jointly
-    # alpha is 10 x the atom count here, so the atom-count guess is exact
-    assert torch.equal(atom_count_guess(ds, ["alpha"], counts), targets)
-    rows = reference_rows(_regressor(), ds, idx, counts, targets, ["alpha"], seed=0)
-    assert rows["#atoms"]["alpha"] == 0.0
-    assert rows["random targets (upper bound)"]["alpha"] > 0
-    assert set(rows) == {"random targets (upper bound)", "#atoms", "QM9 molecules (lower bound)"}

@@ -1,12 +1,12 @@
 """Benchmark of the shipped moving-digits video model: per-frame class accuracy and FID (image
 classifier), motion physics error (temporal consistency), FVD and clip accuracy (video
 classifier), each beside the same metrics of real clips, and the sampling throughput in frames per
-second. Writes its section into BENCHMARKS.md between ``<!-- video:begin -->`` and
-``<!-- video:end -->``.
+second. Writes its section "video" of BENCHMARKS.md; the clips are drawn as ``fick sample``
+draws them and kept in ``outputs/benchmarks/video/``.
 
-    python -m fick.domains.images.video.bench                     # the shipped model, 200 clips
-    python -m fick.domains.images.video.bench --n 40 --no-write   # a quick look, nothing written
-    python -m fick.domains.images.video.bench --config configs/images/moving-digits.yaml --no-write
+    python -m benchmarks.video                     # the shipped model, 200 clips
+    python -m benchmarks.video --n 40 --no-write   # a quick look, nothing written
+    python -m benchmarks.video --config configs/images/moving-digits.yaml --no-write
         # throughput of a config's architecture, untrained (no metrics)
 
 Labels cycle 0..9 so every class is represented equally. The real rows: validation clips
@@ -15,44 +15,35 @@ Labels cycle 0..9 so every class is represented equally. The real rows: validati
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import os
-import shlex
-import sys
-import time
-from pathlib import Path
-
 import torch
-import yaml
-from fick.domains import benchmarks
-from fick.domains.benchmarks import markers
+from fick.domains.images.video.moving_digits import moving_digits
+from fick.domains.images.video.physics import motion_physics_error
+from fick.pipelines import config as config_mod
+from fick.pipelines import modelio, sampling
 
-from ..bench import load_task
-from .config import VideoDataConfig, VideoDiffusionConfig
-from .data import build_video_data
-from .moving_digits import moving_digits
-from .physics import motion_physics_error
+from benchmarks import _sections as bench
 
 __all__ = [
+    "SECTION",
     "format_section",
     "main",
     "physics_reference",
     "run_benchmark",
     "sampling_throughput",
-    "write_section",
 ]
 
-BEGIN, END = markers("video")
-DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "BENCHMARKS.md"
+SECTION = "video"
 
 
-def _timed_sample(task, n: int, steps: int, sampler, guidance, seed: int):
-    generator = torch.Generator().manual_seed(seed)
-    task.sample(1, steps=2, generator=torch.Generator().manual_seed(seed))  # warm-up
-    t0 = time.perf_counter()
-    clips = task.sample(n, steps=steps, sampler=sampler, guidance=guidance, generator=generator)
-    return clips, time.perf_counter() - t0
+def _timed_sample(model, n: int, steps: int, sampler, guidance, seed: int):
+    """``n`` clips drawn on the CPU in one shard (labels cycle over all of them, one generator
+    seeded ``seed``) after a one-clip warm-up, and the seconds the drawing took."""
+    with torch.no_grad():
+        model.task.sample(1, steps=2, generator=torch.Generator().manual_seed(seed))
+    drawn = sampling.draw(model, n, bench.output_dir(SECTION), seed=seed, shard_size=n,
+                          accelerator="cpu", show_progress=False, steps=steps, sampler=sampler,
+                          guidance=guidance)
+    return drawn.samples, drawn.seconds
 
 
 def run_benchmark(
@@ -65,13 +56,14 @@ def run_benchmark(
 ) -> dict:
     """Sample ``n`` clips of a trained model (labels cycling over the classes), time it, and
     evaluate them against the data the model was trained on."""
-    task = load_task(model)
+    loaded = modelio.load(model)
+    task = loaded.task.eval()
     steps = steps or task.cfg.steps
     sampler = sampler or task.cfg.sampler
     guidance = task.cfg.guidance if guidance is None else float(guidance)
-    clips, seconds = _timed_sample(task, n, steps, sampler, guidance, seed)
+    clips, seconds = _timed_sample(loaded, n, steps, sampler, guidance, seed)
     frames = sum(len(c.frames) for c in clips)
-    metrics = task.evaluate(clips, None)
+    metrics = sampling.evaluate_samples(loaded, clips, None)
     return {
         "model": model,
         "n": n,
@@ -92,16 +84,15 @@ def run_benchmark(
 def sampling_throughput(config_path: str, n: int, steps: int, sampler: str | None = None) -> dict:
     """Frames per second of ``n`` clips at ``steps`` steps with a config's architecture, built
     untrained (throughput does not depend on the weights; companions are left out)."""
-    from . import build_video_task
-
-    raw = yaml.safe_load(open(config_path))
-    data_cfg = VideoDataConfig(**{**raw.get("data", {}), "num_train": 2, "num_val": 0})
-    model_cfg = dict(raw.get("model", {}))
-    for key in ("vae", "metrics_classifier", "video_classifier"):
-        model_cfg[key] = None
-    info = build_video_data("video-diffusion", data_cfg).info
-    task = build_video_task("video-diffusion", VideoDiffusionConfig(**model_cfg), info, None).eval()
-    clips, seconds = _timed_sample(task, n, steps, sampler, None, 0)
+    untrained = ["data.num_train=2", "data.num_val=0", "model.vae=null",
+                 "model.metrics_classifier=null", "model.video_classifier=null"]
+    cfg, plugin = config_mod.load_config(config_path, untrained)
+    info = plugin.build_data(cfg.task, cfg.data, seed=0).info
+    task = plugin.build_task(cfg.task, cfg.model, info, None).eval()
+    model = modelio.LoadedModel(task=task, plugin=plugin, domain=cfg.domain, task_name=cfg.task,
+                                config=config_mod.to_dict(cfg.model), info=info, data=None,
+                                source=config_path)
+    clips, seconds = _timed_sample(model, n, steps, sampler, None, 0)
     frames = sum(len(c.frames) for c in clips)
     return {
         "clips": n,
@@ -137,7 +128,7 @@ def _fmt(metrics: dict, key: str, digits: int = 3) -> str:
 def format_section(r: dict, command: str) -> str:
     m = r["metrics"]
     t, c, h, w = r["shape"]
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    date = bench.utc_stamp()
     rows = [
         ("samples", ""),
         ("real clips", "_real"),
@@ -178,29 +169,13 @@ def format_section(r: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace the video section of ``path`` (appended with its markers when absent)."""
-    benchmarks.write_section(path, "video", body)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="moving-digits", help="shipped name or model folder")
+    parser = bench.model_sampling_parser(__doc__, model="moving-digits", n=200, steps=None,
+                                         items="clips")
     parser.add_argument(
         "--config", default=None, help="time an untrained config's architecture instead"
     )
-    parser.add_argument("--n", type=int, default=200, help="clips to sample (default 200)")
-    parser.add_argument("--steps", type=int, default=None, help="default: the model's")
-    parser.add_argument("--sampler", default=None)
-    parser.add_argument("--guidance", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument(
-        "--benchmarks", type=Path, default=DEFAULT_BENCHMARKS, help="BENCHMARKS.md to update"
-    )
-    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -209,18 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         print("sampling:", sampling_throughput(args.config, args.n, args.steps or 25, args.sampler))
         return 0
     r = run_benchmark(args.model, args.n, args.steps, args.sampler, args.guidance, args.seed)
-    argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    command = f"python -m fick.domains.images.video.bench {argv_text}".strip()
-    if os.environ.get("OMP_NUM_THREADS"):
-        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
-    section = format_section(r, command)
-    print(section)
-    print("\nall metrics:", {k: round(float(v), 4) for k, v in r["metrics"].items()})
-    if not args.no_write:
-        write_section(args.benchmarks, section)
-        print(f"\nwrote the video section of {args.benchmarks}")
+    print("all metrics:", {k: round(float(v), 4) for k, v in r["metrics"].items()}, "\n")
+    bench.publish(args, SECTION, format_section(r, bench.command_line("video", argv)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    bench.run(main)

@@ -1,12 +1,12 @@
-"""Sampler overhead benchmark: ``python -m fick.core.bench``.
+"""Sampler overhead benchmark: ``python -m benchmarks.core``.
 
 Measures, for each sampler, the time per step spent outside the network on a 4096 x 64 state
 (the model is a stub returning a precomputed tensor, whose own call time is subtracted), and
 the same for the matching diffusers scheduler's loop (set_timesteps + scale_model_input +
 step), both measured in the same run; medians over repeats. It also times a 2-layer MLP of
 width 256 on that state to express the overhead as a share of a realistic step. The markdown
-table is printed and written into BENCHMARKS.md between ``<!-- core:begin -->`` and
-``<!-- core:end -->`` (``--no-write`` to skip). diffusers is optional (a test dependency).
+table is printed and written into section "core" of BENCHMARKS.md (``--no-write`` to skip).
+diffusers is optional here (the ``dev`` extra installs it): without it that column reads "-".
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+from fick.core import schedules
+from fick.core.samplers import sample
 
-from . import schedules
-from .samplers import sample
+from benchmarks._sections import BENCHMARKS, command_line, write_section
 
 __all__ = ["main", "measure"]
-
-BEGIN, END = "<!-- core:begin -->", "<!-- core:end -->"
 
 # ours -> (diffusers scheduler class name, constructor kwargs)
 DIFFUSERS = {
@@ -99,7 +97,7 @@ def measure(steps: int = 50, repeats: int = 7, device: str = "cpu", batch: int =
 
     try:
         import diffusers
-    except ImportError:  # optional: only the test extra installs it
+    except ImportError:  # optional: only the dev extra installs it
         diffusers = None
 
     rows = []
@@ -155,37 +153,20 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the core section of BENCHMARKS.md, leaving the rest untouched."""
-    section = f"{BEGIN}\n{body}\n{END}"
-    if path.exists():
-        text = path.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            text = head + section + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        text = "# Benchmarks\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fick.core.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.core", description=__doc__)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads on CPU (1: time with thread CPU time)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1]
-                                             / "BENCHMARKS.md"))
+    parser.add_argument("--out", default=str(BENCHMARKS), help="BENCHMARKS.md to update")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.device == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args.steps, args.repeats, args.device)
-    cmd = "python -m fick.core.bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = command_line("core", argv)
     dev = torch.device(args.device)
     where = (torch.cuda.get_device_name(dev) if dev.type == "cuda"
              else f"CPU, {torch.get_num_threads()} torch threads")
@@ -199,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             f"midpoint call it twice per step).\n\n" + table(rows))
     print(body)
     if not args.no_write:
-        write_section(Path(args.out), body)
+        write_section(Path(args.out), "core", body)
         print(f"\nwritten to {args.out}")
     return 0
 

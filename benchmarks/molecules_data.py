@@ -1,7 +1,7 @@
 """Benchmark of the molecules data and metrics: QM9 processing / loading time and the
 calibration of the evaluator on the full QM9 test split (EDM's published data row beside ours).
 
-    python -m fick.domains.molecules.bench_data [--cold] [--limit N] [--json out.json]
+    python -m benchmarks.molecules_data [--cold] [--limit N] [--json out.json]
 
 ``--cold`` processes QM9 from qm9pack's CSVs into a temporary cache (time of a fresh machine).
 """

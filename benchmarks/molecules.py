@@ -1,11 +1,12 @@
 """QM9 results of a trained molecule model, written into BENCHMARKS.md (the molecules section).
 
-    python -m fick.domains.molecules.bench [--model qm9] [--n 1000] [--steps 20 50 100]
+    python -m benchmarks.molecules [--model qm9] [--n 1000] [--steps 20 50 100]
 
 What it measures, all in one run on this machine:
 - EDM's metrics (atom / molecule stability, validity, uniqueness, novelty; also from the
   model's own bonds) of ``--n`` samples at each step count, beside EDM's published rows and the
-  real QM9 test split scored by the same evaluator (the data row);
+  real QM9 test split scored by the same evaluator (the data row); the samples are drawn as
+  ``fick sample`` draws them and kept as SDF files in ``outputs/benchmarks/molecules/``;
 - training throughput (molecules/s: forward, backward and AdamW step on real QM9 batches of the
   model's training batch size) and sampling throughput (molecules/s);
 - how sampling time grows with molecule size (10 to 100 atoms) and with batch size;
@@ -15,21 +16,18 @@ What it measures, all in one run on this machine:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import resource
-import shlex
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
-from fick.domains import benchmarks
+from fick.pipelines import modelio, sampling
+
+from benchmarks import _sections as bench
 
 __all__ = ["main"]
 
-DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 ROW_KEYS = ("atom_stability", "mol_stability", "validity", "valid_unique", "novelty")
 
 
@@ -41,11 +39,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def _timed_sample(task, n: int, steps: int, seed: int, **options) -> tuple[list, float]:
-    g = torch.Generator().manual_seed(seed)
-    t = time.perf_counter()
-    out = task.sample(n, steps=steps, generator=g, **options)
-    return out, time.perf_counter() - t
+def _timed_sample(model, n: int, steps: int, seed: int, folder: str,
+                  **options) -> tuple[list, float]:
+    """``n`` molecules drawn on the CPU and exported as ``fick sample`` does (one shard, so one
+    generator seeded ``seed``), and the seconds the drawing took (export left out)."""
+    drawn = sampling.draw(model, n, bench.output_dir("molecules", folder), seed=seed, shard_size=n,
+                          accelerator="cpu", show_progress=False, steps=steps, **options)
+    return drawn.samples, drawn.seconds
 
 
 def quality(model, reference, n: int, steps_list: list[int], seed: int,
@@ -54,8 +54,9 @@ def quality(model, reference, n: int, steps_list: list[int], seed: int,
     rows = {}
     for sampler in samplers:
         for steps in steps_list:
-            samples, seconds = _timed_sample(model.task, n, steps, seed, sampler=sampler)
-            metrics = model.task.evaluate(samples, reference)
+            samples, seconds = _timed_sample(model, n, steps, seed, f"{sampler}-{steps}",
+                                             sampler=sampler)
+            metrics = sampling.evaluate_samples(model, samples, reference)
             metrics["molecules_per_s"] = n / seconds
             rows[(sampler, steps)] = metrics
             print(json.dumps({"sampler": sampler, "steps": steps,
@@ -65,8 +66,8 @@ def quality(model, reference, n: int, steps_list: list[int], seed: int,
 
 
 def data_row(limit: int | None) -> dict:
-    from .data import load_qm9
-    from .metrics import evaluate_molecules
+    from fick.domains.molecules.data import load_qm9
+    from fick.domains.molecules.metrics import evaluate_molecules
 
     qm9 = load_qm9()
     test = qm9.test if limit is None else qm9.test.subset(range(limit))
@@ -107,14 +108,16 @@ def train_throughput(model, reference, batch_size: int, seconds: float) -> float
     return batch_size / statistics.median(times)
 
 
-def scaling(task, steps: int, seed: int) -> tuple[dict, dict]:
+def scaling(model, steps: int, seed: int) -> tuple[dict, dict]:
     by_atoms, by_batch = {}, {}
     for atoms in (10, 25, 50, 100):
-        _, s = _timed_sample(task, 8, steps, seed, atoms=atoms, batch_size=8)
+        # force: sizes beyond the training range time the network, not the chemistry
+        _, s = _timed_sample(model, 8, steps, seed, f"atoms-{atoms}", atoms=atoms, batch_size=8,
+                             force=True)
         by_atoms[atoms] = s / 8
         print(json.dumps({"atoms": atoms, "s_per_molecule": round(s / 8, 4)}), flush=True)
     for bs in (1, 8, 32, 128):
-        _, s = _timed_sample(task, bs, steps, seed, atoms=19, batch_size=bs)
+        _, s = _timed_sample(model, bs, steps, seed, f"batch-{bs}", atoms=19, batch_size=bs)
         by_batch[bs] = s / bs
         print(json.dumps({"batch": bs, "s_per_molecule": round(s / bs, 4)}), flush=True)
     return by_atoms, by_batch
@@ -162,7 +165,7 @@ def render_curve(curve: list[dict], run_id: str) -> str:
 
 
 def render(r: dict) -> str:
-    from .metrics.published import PUBLISHED_QM9
+    from fick.domains.molecules.metrics.published import PUBLISHED_QM9
 
     head = ("| row | sampler | steps | atom stab. | mol stab. | validity | valid & unique "
             "| novelty | mol stab. (own bonds) | validity (own bonds) |")
@@ -238,11 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="how the model was trained (goes into the table's caption)")
     ap.add_argument("--training-run", default=None,
                     help="MLflow run id of the model's training: adds its validation curve")
-    ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
-    ap.add_argument("--no-write", action="store_true", help="print only")
+    bench.add_output_arguments(ap)
     args = ap.parse_args(argv)
-
-    from fick.pipelines import modelio, sampling
 
     torch.set_num_threads(args.threads)
     model = modelio.load(args.model)
@@ -259,22 +259,17 @@ def main(argv: list[str] | None = None) -> int:
                            args.samplers or [model.task.cfg.sampler]),
         "batch_size": args.batch_size,
         "scaling_steps": args.scaling_steps,
-        "command": shlex.join(["python", "-m", "fick.domains.molecules.bench",
-                               *(argv if argv is not None else sys.argv[1:])]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": bench.command_line("molecules", argv),
+        "date": bench.utc_stamp(),
     }
     r["train_mol_s"] = train_throughput(model, reference, r["batch_size"], args.train_seconds)
-    r["by_atoms"], r["by_batch"] = scaling(model.task, args.scaling_steps, args.seed)
+    r["by_atoms"], r["by_batch"] = scaling(model, args.scaling_steps, args.seed)
     r["peak_mb"] = _peak_rss_mb()
     if args.training_run:
         r["curve"] = render_curve(training_curve(args.training_run), args.training_run)
-    body = render(r)
-    print(body)
-    if not args.no_write:
-        benchmarks.write_section(args.benchmarks, "molecules", body)
-        print(f"written to {args.benchmarks}", file=sys.stderr)
+    bench.publish(args, "molecules", render(r))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    bench.run(main)

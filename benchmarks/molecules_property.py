@@ -1,7 +1,7 @@
 """Property MAE of a property-conditional molecule generator (EDM's protocol), written into
 BENCHMARKS.md (the molecules-property section).
 
-    python -m fick.domains.molecules.bench_property --model COND_MODEL --regressor REGRESSOR
+    python -m benchmarks.molecules_property --model COND_MODEL --regressor REGRESSOR
 
 EDM's protocol (Hoogeboom et al. 2022, section 5.3): the property predictor is trained on the
 first half of QM9's training split, the conditional generator on the second half. ``--n`` pairs
@@ -16,20 +16,15 @@ the atom count alone ("#atoms": the mean property of molecules with that many at
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import shlex
-import sys
-import time
-from pathlib import Path
 
 import torch
-from fick.domains import benchmarks
 from fick.domains.base import FickError
+from fick.pipelines import modelio, sampling
 
-__all__ = ["main", "reference_rows"]
+from benchmarks import _sections as bench
 
-DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
+__all__ = ["atom_count_guess", "draw_targets", "main", "reference_rows"]
 
 
 def draw_targets(dataset, n: int, names: list[str], seed: int):
@@ -115,11 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guidance", type=float, default=None, help="classifier-free guidance")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
-    ap.add_argument("--no-write", action="store_true", help="print only")
+    bench.add_output_arguments(ap)
     args = ap.parse_args(argv)
-
-    from fick.pipelines import modelio, sampling
 
     torch.set_num_threads(args.threads)
     model, reg = modelio.load(args.model), modelio.load(args.regressor)
@@ -138,14 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         raise FickError(f"{args.model} does not record its training data: cannot draw targets")
     idx, counts, targets = draw_targets(data.train, args.n, names, args.seed)
-    start = time.perf_counter()
-    samples = model.task.sample(
-        args.n, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
-        condition={p: targets[:, j].tolist() for j, p in enumerate(names)}, atoms=counts,
-        generator=torch.Generator().manual_seed(args.seed),
+    # one shard: the i-th molecule gets the i-th target and atom count
+    drawn = sampling.draw(
+        model, args.n, bench.output_dir("molecules-property"), seed=args.seed, shard_size=args.n,
+        accelerator="cpu", show_progress=False, steps=args.steps, sampler=args.sampler,
+        guidance=args.guidance, atoms=counts,
+        condition={p: targets[:, j].tolist() for j, p in enumerate(names)},
     )
-    seconds = time.perf_counter() - start
-    metrics = model.task.evaluate(samples, None)
+    seconds = drawn.seconds
+    metrics = sampling.evaluate_samples(model, drawn.samples, None)
     print(json.dumps({k: round(float(v), 4) for k, v in metrics.items()}), flush=True)
     r = {
         "model": args.model, "regressor": args.regressor, "n": args.n, "names": names,
@@ -154,21 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         "samples": metrics, "seconds": seconds, "threads": args.threads,
         "reference": reference_rows(reg.task, data.train, idx, counts, targets, names,
                                     args.seed),
-        "command": shlex.join(["python", "-m", "fick.domains.molecules.bench_property",
-                               *(argv if argv is not None else sys.argv[1:])]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": bench.command_line("molecules_property", argv),
+        "date": bench.utc_stamp(),
     }
-    body = render(r)
-    print(body)
-    if not args.no_write:
-        benchmarks.write_section(args.benchmarks, "molecules-property", body)
-        print(f"written to {args.benchmarks}", file=sys.stderr)
+    bench.publish(args, "molecules-property", render(r))
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except FickError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    bench.run(main)

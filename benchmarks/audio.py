@@ -1,9 +1,10 @@
 """Throughput of the audio tasks: training items/s and the real-time factor of sampling.
 
-    python -m fick.domains.audio.bench [--threads 1] [--steps 5] [--n 16] [--model spoken-digits]
+    python -m benchmarks.audio [--threads 1] [--steps 5] [--n 16] [--model spoken-digits]
 
 Training throughput: the spoken-digits data (synthesised into the cache on first use) and the
-model sections of ``configs/audio/*.yaml`` as given (untrained weights: the speed is the same).
+networks of ``configs/audio/*.yaml`` as given, validated like ``fick train`` validates them
+(untrained weights: the speed is the same).
 Sampling: the shipped ``spoken-digits`` model (or ``--model``, any model reference) at 25 and 50
 steps with its own sampler and guidance, decoded with Griffin-Lim and, when the model embeds one,
 its neural vocoder; ``--model none`` times untrained networks built from the configs instead.
@@ -17,16 +18,15 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
-from fick.domains.audio import plugin
-from fick.domains.audio.config import AudioDataConfig, DiffusionConfig, coerce_config
+from fick.pipelines import config as config_mod
 from torch.utils.data import DataLoader
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "audio"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "audio"  # read only
 
 
-def _model_section(name: str) -> dict:
-    return yaml.safe_load((CONFIGS / name).read_text())["model"]
+def _config(name: str, overrides: list[str] | None = None):
+    """(validated run config, plugin) of ``configs/audio/<name>``."""
+    return config_mod.load_config(CONFIGS / name, overrides)
 
 
 def train_throughput(task, loader, steps: int) -> float:
@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    bundle = plugin.build_data("diffusion", AudioDataConfig(per_class=args.per_class), seed=0)
+    cfg, plugin = _config("spoken-digits.yaml", [f"data.per_class={args.per_class}"])
+    bundle = plugin.build_data(cfg.task, cfg.data, seed=0)
     loader = DataLoader(bundle.train, batch_size=args.batch, shuffle=True, drop_last=True)
     while len(loader) < args.steps + 1:
         loader = DataLoader(
@@ -113,7 +114,8 @@ def main(argv=None) -> int:
         ("vocoder", "vocoder.yaml"),
         ("classifier", "spoken-digits-classifier.yaml"),
     ):
-        task = plugin.build_task(task_name, _model_section(config), info, None)
+        companion_cfg, _ = _config(config)
+        task = plugin.build_task(companion_cfg.task, companion_cfg.model, info, None)
         companions[task_name] = task
         if args.no_train:
             continue
@@ -127,19 +129,11 @@ def main(argv=None) -> int:
             )
         )
     resolve = {"vae": companions["autoencoder"], "voc": companions["vocoder"]}.__getitem__
-    base = _model_section("spoken-digits.yaml")
     for denoiser in ("unet", "dit"):
-        cfg = coerce_config(
-            DiffusionConfig,
-            {
-                **base,
-                "denoiser": denoiser,
-                "autoencoder": "vae",
-                "classifier": None,
-                "vocoder": "griffin-lim",
-            },
-        )
-        task = plugin.build_task("diffusion", cfg, info, resolve)
+        local = [f"model.denoiser={denoiser}", "model.autoencoder=vae", "model.classifier=null",
+                 "model.vocoder=griffin-lim"]  # the companions built above, untrained
+        cfg, _ = _config("spoken-digits.yaml", local)
+        task = plugin.build_task(cfg.task, cfg.model, info, resolve)
         n_params = sum(p.numel() for p in task.denoiser.parameters())
         if not args.no_train:
             rows.append(
