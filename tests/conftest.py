@@ -33,15 +33,15 @@ def free_port() -> int:
 @pytest.fixture
 def load_shipped():
     """``load_shipped(plugin, name)`` -> (task in eval mode, folder) of a shipped model, built
-    without a resolver so that any companion network must be embedded in the saved model;
-    skips when the checkout has no such model."""
+    without a resolver so that any companion network must be embedded in the saved model. The
+    shipped models are part of the package: a missing one fails the test, never skips it."""
     import yaml
     from safetensors.torch import load_model
 
     def load(plugin, name: str):
         folder = plugin.pretrained().get(name)
         if folder is None:
-            pytest.skip(f"no shipped {name!r} model in this checkout")
+            pytest.fail(f"no shipped {name!r} model; shipped: {sorted(plugin.pretrained())}")
         manifest = yaml.safe_load((folder / "fick.yaml").read_text())
         task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
         load_model(task, str(folder / "model.safetensors"), strict=True)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import inspect
 import math
 
+import diffusers  # a dev dependency (make test installs it): a missing one fails, never skips
+import fick.core as fc
 import pytest
 import torch
-
-diffusers = pytest.importorskip("diffusers")
-
-import fick.core as fc  # noqa: E402
-from closed_form import model_for  # noqa: E402
-from fick.core import schedules  # noqa: E402
+from closed_form import model_for
+from fick.core import schedules
 
 # diffusers' own numpy-2 deprecation warnings, not ours
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

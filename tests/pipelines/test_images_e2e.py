@@ -17,19 +17,6 @@ CONFIG = ROOT / "configs" / "images" / "digits-tiny.yaml"
 FICK = Path(sys.executable).with_name("fick")
 
 
-def _images_available() -> bool:
-    try:
-        from fick.pipelines import registry
-
-        registry.get("images")
-    except Exception:  # noqa: BLE001 - not landed yet
-        return False
-    return CONFIG.is_file()
-
-
-@pytest.mark.skipif(
-    not _images_available(), reason="the image domain or its tiny config is not there"
-)
 def test_digits_tiny_train_sample_compare(workdir):
     def fick(*argv):
         done = subprocess.run(

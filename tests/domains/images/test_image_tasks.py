@@ -185,8 +185,10 @@ def _shipped(name: str):
 
 def test_shipped_digits_model_is_self_contained_and_follows_the_label():
     task = _shipped("digits")  # no resolver: the metric classifier is embedded
+    asked = list(range(10)) * 2  # every class: a model that draws one digit well fails
     samples = task.sample(
-        10, steps=25, condition={"label": 3}, generator=torch.Generator().manual_seed(0)
+        20, steps=10, condition={"label": asked}, generator=torch.Generator().manual_seed(0)
     )
     _, logits = task.metrics_classifier.features_and_logits(torch.stack([s.image for s in samples]))
-    assert (logits.argmax(1) == 3).sum() >= 9
+    read = logits.argmax(1).tolist()
+    assert sum(r == a for r, a in zip(read, asked)) >= 18, read  # measured: 20 of 20

@@ -141,7 +141,7 @@ def test_data_command_writes_clips_the_folder_source_reads_back(tmp_path):
 
 
 def test_video_files_are_read_with_ffmpeg(tmp_path):
-    iio = pytest.importorskip("imageio.v3")
+    import imageio.v3 as iio
     frames = np.zeros((6, 32, 32, 3), np.uint8)
     for t in range(6):
         frames[t, 8:24, 4 * t : 4 * t + 8] = 255

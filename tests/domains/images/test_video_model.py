@@ -139,7 +139,6 @@ def test_frame_strip_layout():
 
 
 def test_mp4_export_when_ffmpeg_is_installed(tmp_path):
-    pytest.importorskip("imageio_ffmpeg")
     frames = torch.full((6, 1, 32, 32), -1.0)
     for t in range(6):
         frames[t, 0, 8:24, 4 * t : 4 * t + 8] = 1.0

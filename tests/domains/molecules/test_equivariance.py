@@ -49,8 +49,6 @@ def test_egnn_backbone(dtype, kw, cutoff):
 def test_denoiser(dtype, kw, network):
     """Positions equivariant; type, charge and bond logits invariant (self-conditioning and a
     property condition on, so every input path is covered)."""
-    if network == "e3nn":
-        pytest.importorskip("e3nn")
     torch.manual_seed(0)
     cfg = MoleculeModelConfig(network=network, hidden=16, edge_hidden=8, message_dim=12,
                               layers=2, self_condition=True, condition=["alpha"])
