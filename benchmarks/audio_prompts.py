@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        from fick.domains.benchmarks import write_section
+        from benchmarks._sections import write_section
 
         command = "python -m benchmarks.audio_prompts " + " ".join(
             sys.argv[1:] if argv is None else argv

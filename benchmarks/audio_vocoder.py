@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     body = table(rows, log_mel.shape[0])
     print(body)
     if not args.no_write:
-        from fick.domains.benchmarks import write_section
+        from benchmarks._sections import write_section
 
         command = "python -m benchmarks.audio_vocoder " + " ".join(
             sys.argv[1:] if argv is None else argv

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--concurrent and -n must be positive")
     args.train_config = args.train_config.resolve()
 
-    from fick.domains.benchmarks import write_section
+    from benchmarks._sections import write_section
 
     base = Path(tempfile.mkdtemp(prefix="fick-load-check-"))
     rows = []

@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(one, todo.items()))
-    from fick.domains.benchmarks import write_section
+    from benchmarks._sections import write_section
 
     if results:
         write_section(ROOT / "BENCHMARKS.md", "qm9-ablation", table(_load()))
