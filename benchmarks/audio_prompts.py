@@ -15,8 +15,6 @@ unless ``--no-write``.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -133,13 +131,10 @@ def main(argv=None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        from benchmarks._sections import write_section
+        from benchmarks._sections import command_line, utc_stamp, write_section
 
-        command = "python -m benchmarks.audio_prompts " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
-        stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        write_section(ROOT / "BENCHMARKS.md", "audio-prompts", f"`{command}` ({stamp})\n\n{body}")
+        head = f"`{command_line('audio_prompts', argv)}` ({utc_stamp()})"
+        write_section(ROOT / "BENCHMARKS.md", "audio-prompts", f"{head}\n\n{body}")
     return 0
 
 

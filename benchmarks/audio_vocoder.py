@@ -14,8 +14,6 @@ model that embeds one. Writes section "audio-vocoder" of BENCHMARKS.md unless ``
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -124,13 +122,10 @@ def main(argv=None) -> int:
     body = table(rows, log_mel.shape[0])
     print(body)
     if not args.no_write:
-        from benchmarks._sections import write_section
+        from benchmarks._sections import command_line, utc_stamp, write_section
 
-        command = "python -m benchmarks.audio_vocoder " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
-        stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        write_section(ROOT / "BENCHMARKS.md", "audio-vocoder", f"`{command}` ({stamp})\n\n{body}")
+        head = f"`{command_line('audio_vocoder', argv)}` ({utc_stamp()})"
+        write_section(ROOT / "BENCHMARKS.md", "audio-vocoder", f"{head}\n\n{body}")
     return 0
 
 
