@@ -13,6 +13,7 @@ time and their configs embedded in ``saved_config()``, so a saved model is self-
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict
@@ -396,22 +397,26 @@ class LatentDiffusionTask(Task):
             generator=generator,
             device=generator.device if generator else device,
         )
-        z = core_sample(
-            model,
-            noise.to(device),
-            self.process,
-            sampler=sampler,
-            steps=steps,
-            prediction=self.cfg.prediction,
-            generator=generator,
-            mask=mask,
-            known=known,
-            callback=progress,
-            model_kwargs={"label": labels}
-            if text_ids is None
-            else {"label": labels, "text_ids": text_ids.to(device)},
-            **options,
-        )
+        # the text context does not change between steps: encode it once per batch
+        with (
+            self.prompts.cached_context() if self.prompts is not None else contextlib.nullcontext()
+        ):
+            z = core_sample(
+                model,
+                noise.to(device),
+                self.process,
+                sampler=sampler,
+                steps=steps,
+                prediction=self.cfg.prediction,
+                generator=generator,
+                mask=mask,
+                known=known,
+                callback=progress,
+                model_kwargs={"label": labels}
+                if text_ids is None
+                else {"label": labels, "text_ids": text_ids.to(device)},
+                **options,
+            )
         return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
 
     def _model_interval(self, interval) -> tuple[float, float] | None:

@@ -10,6 +10,7 @@ train the unconditional model instead of being thrown away.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import torch
 from fick.domains.audio.text import CaptionEncoder, PretrainedTextEncoder, WordPieceTokenizer
@@ -30,8 +31,13 @@ def split_prompts(value) -> list[str]:
 
 
 class PromptConditioner(nn.Module):
+    # False: the text encoder runs on every network call even inside ``cached_context`` (the
+    # behaviour before the cache; benchmarks/audio_speed.py times both)
+    cache_context = True
+
     def __init__(self, cfg, info: dict):
         super().__init__()
+        self._context_cache: list | None = None
         self.max_tokens = cfg.text_max_tokens
         if cfg.text_encoder:
             self.encoder = PretrainedTextEncoder(cfg.text_encoder, cfg.text_width, self.max_tokens)
@@ -58,7 +64,7 @@ class PromptConditioner(nn.Module):
     def context(self, ids: torch.Tensor, null: torch.Tensor | None):
         """(tokens, valid, pooled) of ``ids``; rows where ``null`` is True get the null context
         (one valid token, the learned null vector, also as the pooled features)."""
-        tokens, valid, pooled = self.encoder(ids)
+        tokens, valid, pooled = self._encode(ids)
         if null is None or not bool(null.any()):
             return tokens, valid, pooled
         null = null.to(tokens.device)
@@ -70,6 +76,32 @@ class PromptConditioner(nn.Module):
         valid = torch.where(null[:, None], null_valid, valid)
         pooled = torch.where(null[:, None], self.null.expand_as(pooled), pooled)
         return tokens, valid, pooled
+
+    def _encode(self, ids: torch.Tensor):
+        cache = self._context_cache
+        if cache is not None:
+            for key, value in cache:
+                if key.shape == ids.shape and torch.equal(key, ids):
+                    return value
+        out = self.encoder(ids)
+        if cache is not None:
+            cache.append((ids, out))
+        return out
+
+    @contextmanager
+    def cached_context(self):
+        """Within one sampling call the prompts are fixed, so the encoder's output for a batch
+        of ids is computed once and reused at every step (an entry per distinct ids batch: the
+        CFG-doubled one and, outside a guidance interval, the plain one). Each entry comes from
+        the same call the uncached path makes, so samples are bit-identical."""
+        if not self.cache_context:
+            yield
+            return
+        self._context_cache = []
+        try:
+            yield
+        finally:
+            self._context_cache = None
 
     @staticmethod
     def word_label(prompt: str, class_names: list[str]) -> str | None:
