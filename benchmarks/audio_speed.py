@@ -21,8 +21,9 @@ Configurations: the baseline as shipped (``--steps``, the model's CFG scale on e
 Griffin-Lim), CFG off (timing reference), a guidance interval (no CFG at the noisiest and
 cleanest noise levels), fewer sampler steps, a neural vocoder (``--vocoder REF``: a trained
 vocoder model; ``untrained-tiny``: an untrained one of configs/audio/vocoder.yaml's size, for
-timing only: its audio is noise), the speed-ups combined, and for prompted models the text
-context recomputed at every step (before the cache in ``prompting.PromptConditioner``).
+timing only: its audio is noise; without ``--vocoder``, the model's own when it carries one),
+the speed-ups combined, and for prompted models the text context recomputed at every step
+(before the cache in ``prompting.PromptConditioner``).
 
 Quality: each configuration's ``--quality-n`` clips (same seed) scored by the task's
 ``evaluate`` against the model's training data: the metric classifier's word accuracy and FID
@@ -335,7 +336,7 @@ def main(argv=None) -> int:
     if loaded.domain != "audio" or getattr(task, "kind", None) != "diffusion":
         raise FickError(f"--model {args.model!r} is a {loaded.domain} {loaded.task_name} model: "
                         "give an audio diffusion model, e.g. spoken-digits")
-    vocoder, label = _vocoder(args.vocoder, task) if args.vocoder else (None, "")
+    vocoder, label = _vocoder(args.vocoder, task) if args.vocoder else (task.vocoder, "own")
     configs = settings(task, args, vocoder, label)
     timings, seconds = time_settings(task, configs, args.n, args.repeats, args.seed)
     scores, reference = {}, None
