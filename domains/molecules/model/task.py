@@ -27,6 +27,7 @@ from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
 from .denoiser import MoleculeDenoiser
 from .fake_atoms import FakeAtoms
+from .gradient_guidance import gradient_guided
 from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
 
@@ -276,7 +277,7 @@ class MoleculeDiffusion(Task):
             return est
 
         if options.get("gradient_guidance"):
-            model = self._gradient_guided(model, graph, cond_units,
+            model = gradient_guided(self, model, graph, cond_units,
                                           float(options["gradient_guidance"]))
         callback = None
         if progress is not None:
@@ -321,40 +322,6 @@ class MoleculeDiffusion(Task):
         elif "eta_discrete" in out:
             raise FickError("eta_discrete applies to models with model.categorical=mask only")
         return out
-
-    def _gradient_guided(self, model, graph: MoleculeGraph, target: torch.Tensor, scale: float):
-        """Gradient guidance toward property targets (data units) with the property predictor.
-
-        fick.core.guidance.gradient_guidance handles dense states only, so the same rule is
-        applied here for node- and pair-level components: with x0_hat(x_t) the clean estimate
-        and f the predictor's log-likelihood of the target, eps <- eps - scale sigma grad f,
-        i.e. x0 <- x0_hat + scale sigma^2 / alpha grad_{x_t} f (alpha floored at 0.05 so the
-        first, pure-noise steps stay bounded)."""
-        if self.codec.masked:
-            raise FickError("gradient guidance needs continuous categorical components: it is "
-                            "not available for model.categorical=mask")
-        if self.regressor is None:
-            raise FickError(
-                "gradient guidance needs a property predictor: set model.regressor to a trained "
-                "molecules regressor (fick train configs/molecules/qm9-regressor.yaml)"
-            )
-        fn = self.regressor.guide(self.cfg.condition, target, self.codec, graph)
-        index = {name: self.codec.index_of(name, graph) for name in self.codec.components()}
-
-        def guided(x_t, t):
-            with torch.enable_grad():
-                leaf = {k: v.detach().requires_grad_(True) for k, v in x_t.items()}
-                x0 = model(leaf, t)
-                value = fn(x0)
-                grads = torch.autograd.grad(value.sum(), list(leaf.values()))
-            t = torch.as_tensor(t).reshape(-1)
-            a = self.process.alpha(t).clamp_min(0.05)
-            s = self.process.sigma(t)
-            gain = (scale * s * s / a).to(x_t["pos"].dtype)
-            return {k: x0[k].detach() + gain[index[k]].unsqueeze(-1) * g
-                    for (k, _), g in zip(leaf.items(), grads)}
-
-        return guided
 
     # -- evaluation and export ----------------------------------------------------------------
     def evaluate(self, samples: list, data: DataBundle | None) -> dict[str, float]:

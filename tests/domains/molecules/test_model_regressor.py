@@ -7,6 +7,7 @@ from fick.core import guidance
 from fick.domains.molecules import plugin
 from fick.domains.molecules.data.records import make_record
 from fick.domains.molecules.model.config import MoleculeModelConfig, RegressorModelConfig
+from fick.domains.molecules.model.gradient_guidance import gradient_guided
 from fick.domains.molecules.model.state import graph_from_counts
 from torch_geometric.data import Batch
 
@@ -72,7 +73,7 @@ def test_gradient_guidance_matches_core_rule():
         return task.estimate_from_output(out)
 
     target = torch.tensor([[3.0]])
-    ours = task._gradient_guided(model, graph, target, 2.0)(x_t, t)
+    ours = gradient_guided(task, model, graph, target, 2.0)(x_t, t)
     fn = reg.guide(["alpha"], target, task.codec, graph)
     core = guidance.gradient_guidance(model, lambda x0, tt: fn(x0), 2.0, process=task.process,
                                       prediction="x0")(x_t, t)
