@@ -100,11 +100,8 @@ def evaluate(model_dir: str, out: Path, which: str, n: int, steps: int) -> dict[
 def fill_evals(results: dict) -> None:
     """Score stored variants with sampling settings added to EVALS after they ran."""
     for key, r in results.items():
-        evals = r.setdefault("evals", {"default": r.pop("metrics", {})})
-        model_dir = r.get("model_dir") or str(
-            Path("outputs/ablation") / f"{r['variant']}-{r['cpu_minutes']:g}min"
-            / "molecules_qm9" / r["run_id"] / "model")
-        r["model_dir"] = model_dir
+        evals = r["evals"]
+        model_dir = r["model_dir"]
         for which in EVALS:
             if which not in evals:
                 out = ROOT / Path(model_dir).parent.parent.parent
@@ -195,8 +192,7 @@ def table(results: dict) -> str:
         "|" + "---|" * 4 + "---:|" * (len(COLUMNS) + len(SHIFTED)),
     ]
     for r in rows:
-        m = r.get("evals", {}).get("default", r.get("metrics", {}))
-        m2 = r.get("evals", {}).get("shift0.5", {})
+        m, m2 = r["evals"].get("default", {}), r["evals"].get("shift0.5", {})
         cells = [f"`{r['variant']}`", r["what"], f"{r['cpu_minutes']:g}", str(r["train_steps"])]
         cells += [f"{100 * m[k]:.1f}" if k in m else "-" for k, _ in COLUMNS]
         cells += [f"{100 * m2[k]:.1f}" if k in m2 else "-" for k, _ in SHIFTED]
@@ -225,16 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fill", action="store_true",
                    help="score stored variants with sampling settings they lack, then exit")
     args = p.parse_args(argv)
-    if args.fill:
+    if args.fill:  # "then exit" means no variant is trained in this invocation
         results = _load()
         fill_evals(results)
         _save(results)
-        todo_none = True
-    else:
-        todo_none = False
+        args.variants, args.combo = [], []
 
     todo: dict[str, list[str]] = {}
-    for name in [] if todo_none else args.variants:
+    for name in args.variants:
         if name not in VARIANTS:
             p.error(f"unknown variant {name!r}: use one of {sorted(VARIANTS)}")
         todo[name] = VARIANTS[name][1]
