@@ -9,6 +9,7 @@ Diffusion's scale factor) -> ``fick.core.training_loss`` with the label dropped 
 
 Companion networks (VAE, neural vocoder, metric classifier) are resolved by reference at train
 time and their configs embedded in ``saved_config()``, so a saved model is self-contained.
+Sampling-path helpers live in ``diffusion_sampling``, evaluation in ``diffusion_evaluation``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchaudio
 from fick.core import guidance as core_guidance
 from fick.core import sample as core_sample
 from fick.core import schedules, training_loss
-from fick.domains.audio.audio_io import condition_clip, read_audio
 from fick.domains.audio.config import (
     AutoencoderConfig,
     ClassifierConfig,
@@ -34,16 +33,9 @@ from fick.domains.audio.config import (
     coerce_config,
 )
 from fick.domains.audio.denoisers import build_denoiser
+from fick.domains.audio.diffusion_evaluation import DiffusionEvaluationMixin
+from fick.domains.audio.diffusion_sampling import DiffusionSamplingMixin, parse_time_range
 from fick.domains.audio.export import Clip, export_clips
-from fick.domains.audio.metrics import (
-    am_score,
-    conditional_accuracy,
-    frechet_distance,
-    gaussian_stats,
-    inception_score,
-    modified_inception_score,
-    real_time_factor,
-)
 from fick.domains.audio.prompting import PromptConditioner, split_prompts
 from fick.domains.audio.tasks import (
     AutoencoderTask,
@@ -51,7 +43,7 @@ from fick.domains.audio.tasks import (
     VocoderTask,
     front_end_from_info,
 )
-from fick.domains.base import DataBundle, FickError, Resolver, Task
+from fick.domains.base import FickError, Resolver, Task
 
 __all__ = ["LatentDiffusionTask", "parse_time_range"]
 
@@ -88,23 +80,7 @@ def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resol
     return loaded, {"config": loaded.saved_config(), "info": loaded.info}
 
 
-def parse_time_range(text: str, duration: float) -> tuple[float, float]:
-    """``"0-0.5"`` / ``"0.5-"`` / ``"-0.25"`` (seconds) -> (start, end) clipped to the clip."""
-    try:
-        lo, hi = (text.split("-", 1) + [""])[:2] if isinstance(text, str) else text
-        start = float(lo) if str(lo).strip() else 0.0
-        end = float(hi) if str(hi).strip() else duration
-    except ValueError:
-        raise FickError(
-            f"keep={text!r} is not a time range: use START-END in seconds, e.g. keep=0-0.5"
-        ) from None
-    start, end = max(0.0, start), min(duration, end)
-    if end <= start:
-        raise FickError(f"keep={text!r} is empty for a {duration:.2f} s clip: use START-END")
-    return start, end
-
-
-class LatentDiffusionTask(Task):
+class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task):
     kind = "diffusion"
 
     def __init__(self, cfg: DiffusionConfig, info: dict[str, Any], resolve: Resolver | None):
@@ -249,51 +225,6 @@ class LatentDiffusionTask(Task):
         idx = [self._label_index(v) for v in values]
         return torch.tensor([idx[i % len(idx)] for i in range(n)], dtype=torch.long)
 
-    def _check_vocoder(self, choice: str | None) -> str | None:
-        """``choice``: "neural" (the embedded vocoder), "griffin-lim", or None (the neural
-        vocoder when the model carries one); refused before any sampling work."""
-        if choice not in (None, "neural", "griffin-lim"):
-            raise FickError(f"unknown vocoder={choice!r}: use vocoder=griffin-lim or neural")
-        if choice == "neural" and self.vocoder is None:
-            raise FickError(
-                "vocoder=neural but this model carries no neural vocoder: use "
-                "vocoder=griffin-lim, or train one with model.vocoder set"
-            )
-        return choice
-
-    def _vocode(self, log_mel: torch.Tensor, choice: str | None = None) -> torch.Tensor:
-        if self.vocoder is not None and choice != "griffin-lim":
-            return self.vocoder.vocode(log_mel)
-        return self.front.griffin_lim(log_mel)
-
-    def _inpaint_known(self, path: str, keep: str, n: int, device):
-        s = self.front.settings
-        audio, rate = read_audio(path)
-        duration = audio.shape[-1] / rate
-        frames = max(1, int(round(duration * s.sample_rate / s.hop_length)))
-        clip = condition_clip(
-            audio,
-            rate,
-            sample_rate=s.sample_rate,
-            num_samples=frames * s.hop_length,
-            target_dbfs=self.info.get("loudness_dbfs"),
-        )
-        z = self.to_latent(self.front.log_mel(clip[None].to(device)))
-        start, end = parse_time_range(keep, frames * s.hop_length / s.sample_rate)
-        seconds_per_latent = self.factor * s.hop_length / s.sample_rate
-        j = torch.arange(z.shape[-1], device=device)
-        # A latent frame is held only when the whole span it decodes to lies inside the range.
-        held = (j * seconds_per_latent >= start - 1e-9) & (
-            (j + 1) * seconds_per_latent <= end + 1e-9
-        )
-        if not bool(held.any()):
-            raise FickError(
-                f"keep={keep!r} is shorter than one latent frame "
-                f"({seconds_per_latent:.3f} s): widen the range"
-            )
-        mask = held.reshape(1, 1, 1, -1).expand(n, *z.shape[1:])
-        return frames, mask, z.expand(n, -1, -1, -1)
-
     @torch.no_grad()
     def sample(
         self,
@@ -418,100 +349,6 @@ class LatentDiffusionTask(Task):
                 **options,
             )
         return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
-
-    def _model_interval(self, interval) -> tuple[float, float] | None:
-        """A (low, high) fraction of the noise range -> the model's own t range."""
-        if interval is None:
-            return None
-        if isinstance(interval, str):
-            interval = interval.replace(",", "-").split("-")
-        try:
-            lo, hi = (float(v) for v in interval)
-        except (TypeError, ValueError):
-            raise FickError(
-                f"guidance_interval={interval!r}: use LOW-HIGH fractions, e.g. 0.1-0.9"
-            ) from None
-        if not 0.0 <= lo < hi <= 1.0:
-            raise FickError(f"guidance_interval {lo}-{hi}: need 0 <= low < high <= 1")
-        if self.process.kind == "edm":
-            raise FickError("guidance_interval is for VP and flow processes")
-        top = (self.process.num_steps - 1) if getattr(self.process, "discrete", False) else 1.0
-        return lo * top, hi * top
-
-    # -- evaluation ----------------------------------------------------------------------
-    def _log_mels(self, clips: list[Clip]) -> torch.Tensor:
-        """Log-mels of clips at the model's rate (resampled when a file came at another rate),
-        zero-padded to the longest."""
-        s = self.front.settings
-        waves = [
-            c.audio
-            if c.sample_rate == s.sample_rate
-            else torchaudio.functional.resample(c.audio, c.sample_rate, s.sample_rate)
-            for c in clips
-        ]
-        length = max(w.shape[-1] for w in waves)
-        audio = torch.stack(
-            [torch.nn.functional.pad(w, (0, length - w.shape[-1])) for w in waves]
-        ).to(self.latent_scale.device)
-        return self.front.log_mel(audio[..., : length - length % s.hop_length])
-
-    def _reference(self, data: DataBundle) -> dict[str, Any]:
-        """Statistics of the real clips (train: FID / mel FD reference; test: reference row)."""
-        if data.digest in self._reference_cache:
-            return self._reference_cache[data.digest]
-        device = self.latent_scale.device
-        ref: dict[str, Any] = {}
-        train_mel = data.train.log_mel.to(device)
-        ref["mel_stats"] = gaussian_stats(self.front.normalize(train_mel).mean(dim=-1))
-        if self.classifier is not None:
-            probs, feats = self.classifier.predict(train_mel)
-            ref["probs"], ref["feat_stats"] = probs, gaussian_stats(feats)
-        self._reference_cache = {data.digest: ref}
-        return ref
-
-    @torch.no_grad()
-    def evaluate(self, samples: list[Clip], data: DataBundle | None) -> dict[str, float]:
-        """SC09-protocol metrics (see ``metrics``); with a test split, the same metrics of the
-        real test clips as the ``real_test/`` reference row."""
-        metrics: dict[str, float] = {}
-        seconds = [c.compute_seconds for c in samples if c.compute_seconds is not None]
-        if seconds:
-            metrics["real_time_factor"] = real_time_factor(
-                sum(c.seconds for c in samples), sum(seconds)
-            )
-        rows = [("", samples, [c.label for c in samples])]
-        if data is not None and data.test is not None and self.classifier is not None:
-            test = data.test
-            rows.append(("real_test/", None, [self.class_names[int(i)] for i in test.labels]))
-        for prefix, clips, labels in rows:
-            log_mel = (
-                self._log_mels(clips)
-                if clips is not None
-                else data.test.log_mel.to(self.latent_scale.device)
-            )
-            metrics.update(self._scores(log_mel, labels, data, prefix))
-        return metrics
-
-    def _scores(self, log_mel, labels, data, prefix) -> dict[str, float]:
-        out: dict[str, float] = {}
-        ref = self._reference(data) if data is not None else None
-        if ref is not None and log_mel.shape[0] > 1:
-            mel_vectors = self.front.normalize(log_mel).mean(dim=-1)
-            out["mel_fd"] = frechet_distance(gaussian_stats(mel_vectors), ref["mel_stats"])
-        if self.classifier is None:
-            return {prefix + k: v for k, v in out.items()}
-        probs, feats = self.classifier.predict(log_mel)
-        out["is"] = inception_score(probs)
-        out["mis"] = modified_inception_score(probs)
-        known = [i for i, lab in enumerate(labels) if lab in self.classifier.class_names]
-        if known:
-            target = torch.tensor([self.classifier.class_names.index(labels[i]) for i in known])
-            out["accuracy"] = conditional_accuracy(probs[known], target)
-        if ref is not None:
-            out["am"] = am_score(probs, ref["probs"])
-            if feats.shape[0] > 1:
-                out["fid"] = frechet_distance(gaussian_stats(feats), ref["feat_stats"])
-        return {prefix + k: v for k, v in out.items()}
 
     def export(self, samples: list[Clip], out_dir: Path, prefix: str = "sample") -> list[Path]:
         return export_clips(samples, out_dir, prefix, front_end=self.front)

@@ -16,104 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import fick.core as core
-import numpy as np
 import torch
-import torch.nn.functional as F
 from fick.domains.base import DataBundle, FickError, Progress, Resolver, Task
 
 from ..companion_tasks import AutoencoderTask, ClassifierTask
 from ..config import coerce_config
 from ..diffusion_task import _companion, _labels_for, make_process, process_time_scale
-from .config import VideoClassifierConfig, VideoDiffusionConfig
+from .classifier_task import VideoClassifierTask
+from .condition_frames import _load_frames
+from .config import VideoDiffusionConfig
 from .export import VideoSample, write_video_samples
-from .video_classifier import VideoCNN
 from .video_dit import VideoDiT
 
 __all__ = ["VideoClassifierTask", "VideoDiffusionTask"]
 
 CONDITIONS = ("label", "first_frame", "context", "context_frames", "length")
-
-
-class VideoClassifierTask(Task):
-    """A 3D CNN classifying clips (B, C, T, H, W) in [-1, 1]; its features define FVD."""
-
-    kind = "classifier"
-
-    def __init__(self, cfg: VideoClassifierConfig | dict, info: dict[str, Any]):
-        super().__init__()
-        self.cfg = coerce_config(VideoClassifierConfig, cfg)
-        self.info = dict(info)
-        self.net = VideoCNN(
-            info["channels"],
-            max(1, info["num_classes"]),
-            tuple(self.cfg.widths),
-            self.cfg.feature_dim,
-            self.cfg.dropout,
-        )
-
-    def loss(self, batch):
-        videos, labels = batch
-        logits = self.net(videos)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg.label_smoothing)
-        return loss, {"accuracy": float((logits.argmax(1) == labels).float().mean())}
-
-    @torch.no_grad()
-    def validation_metrics(self, batch) -> dict[str, float]:
-        videos, labels = batch
-        logits = self.net(videos)
-        return {
-            "loss": float(F.cross_entropy(logits, labels)),
-            "accuracy": float((logits.argmax(1) == labels).float().mean()),
-        }
-
-    @torch.no_grad()
-    def features_and_logits(self, videos: torch.Tensor, batch_size: int = 64):
-        """Features (N, D) and logits (N, K) of clips (N, C, T, H, W) in [-1, 1], in eval mode."""
-        was_training = self.net.training
-        self.net.eval()
-        feats, logits = [], []
-        for chunk in videos.split(batch_size):
-            f = self.net.features(chunk)
-            feats.append(f)
-            logits.append(self.net.logits_from_features(f))
-        self.net.train(was_training)
-        return torch.cat(feats), torch.cat(logits)
-
-    def saved_config(self) -> dict[str, Any]:
-        return asdict(self.cfg)
-
-
-def _load_frames(value: Any, channels: int, size: int) -> torch.Tensor:
-    """A condition's frames -> (T, C, H, W) in [-1, 1]: a tensor, an image file (one frame), or a
-    clip (folder of frames, GIF, video file)."""
-    if isinstance(value, torch.Tensor):
-        frames = value.float()
-        return frames.unsqueeze(0) if frames.dim() == 3 else frames
-    from .clips import read_clip
-
-    path = Path(str(value))
-    try:
-        if path.is_file() and path.suffix.lower() not in (
-            ".gif",
-            ".mp4",
-            ".avi",
-            ".mov",
-            ".mkv",
-            ".webm",
-        ):
-            from PIL import Image
-
-            from .clips import _to_frame
-
-            with Image.open(path) as img:
-                raw = _to_frame(img, size, channels)[None]
-        else:
-            raw = read_clip(path, size, channels)
-    except (OSError, ValueError) as err:
-        raise FickError(
-            f"cannot read frames from '{value}' ({err}): pass an image, a GIF or a folder of frames"
-        ) from err
-    return torch.from_numpy(raw.astype(np.float32) / 127.5 - 1.0)
 
 
 class VideoDiffusionTask(Task):
