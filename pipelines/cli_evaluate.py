@@ -1,0 +1,201 @@
+"""``fick sample`` and ``fick evaluate``: draw samples from a model, score samples or files.
+
+Heavy libraries are imported inside the commands (see :mod:`fick.pipelines.cli`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fick.pipelines.cli_checks import (
+    _conditions,
+    _default_out,
+    _domain_options,
+    _one_line,
+    _unique_dir,
+)
+
+
+def cmd_sample(args) -> int:
+    from fick.pipelines import modelio, sampling
+
+    model = modelio.load(args.model)
+    wanted = Path(args.out) if args.out else (lambda: _default_out(args.model))
+    with sampling.shared_out_dir(wanted) as out:
+        return _sample_into(model, out, args)
+
+
+def _sample_into(model, out: Path, args) -> int:
+    from fick.pipelines import sampling
+
+    started = time.time()
+    result = sampling.draw(
+        model,
+        args.n,
+        out,
+        seed=args.seed,
+        shard_size=args.batch_size,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator,
+        steps=args.steps,
+        sampler=args.sampler,
+        guidance=args.guidance,
+        condition=_conditions(args) or None,
+        **_domain_options(args),
+    )
+    if result.samples is None:
+        return 0  # a worker rank: rank 0 reports
+    print(f"{len(result.samples)} samples in {result.seconds:.2f} s ({result.items_per_s:.2f}/s)")
+    for f in result.files:
+        print(f)
+    if not getattr(args, "no_track", True):
+        params = {
+            "n": args.n,
+            "steps": args.steps,
+            "sampler": args.sampler,
+            "guidance": args.guidance,
+            "seed": args.seed,
+            **{f"condition.{k}": v for k, v in _conditions(args).items()},
+            **{f"option.{k}": v for k, v in _domain_options(args).items()},
+        }
+        run_id = sampling.track_evaluation(
+            args.experiment,
+            model,
+            {"sample/items_per_s": result.items_per_s},
+            params=params,
+            files_dir=out,
+            kind="samples",
+            started=started,
+        )
+        print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
+    return 0
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    if not metrics:
+        print("(no metrics)")
+        return
+    width = max(len(k) for k in metrics)
+    print(f"{'metric'.ljust(width)}  value")
+    print(f"{'-' * width}  -----")
+    for k, v in metrics.items():
+        print(f"{k.ljust(width)}  {v:.6g}")
+
+
+def _file_plugin(target: Path):
+    """The domain plugin that evaluates ``target`` as files without a model (a file with a
+    suffix it claims, or a folder holding such files), else None."""
+    from fick.pipelines import registry
+
+    for plugin in registry.available().values():
+        suffixes = tuple(getattr(plugin, "sample_suffixes", ()))
+        if not suffixes or not hasattr(plugin, "evaluate_files"):
+            continue
+        if target.suffix.lower() in suffixes and not target.is_dir():
+            return plugin
+        if target.is_dir() and any(p.suffix.lower() in suffixes for p in target.iterdir()):
+            return plugin
+    return None
+
+
+def _evaluate_files(plugin, target: Path, args) -> int:
+    from types import SimpleNamespace
+
+    from fick.pipelines import sampling
+
+    stem = target.stem or target.name or "files"
+    out = Path(args.out) if args.out else _unique_dir(Path("outputs") / "evaluations", stem)
+    options = {"moses": args.moses, "posebusters": args.posebusters,
+               "strain": not args.no_strain, "train_smiles": args.train_smiles}
+    report = plugin.evaluate_files(target, out, options)
+    for line in report["skipped"]:
+        print(f"skipped {line}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    metrics = report["metrics"]
+    _print_metrics(metrics)
+    print(f"per-molecule scores: {', '.join(str(f) for f in report['files']) or '(none)'}")
+    if not args.no_track:
+        source = SimpleNamespace(domain=plugin.name, task_name="files", source=str(target))
+        run_id = sampling.track_evaluation(
+            args.experiment, source, metrics,
+            params={"files": str(target), **{k: v for k, v in options.items() if v is not None}},
+            files_dir=out,
+        )
+        print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from fick.domains.base import FickError
+    from fick.pipelines import modelio, sampling
+
+    target = Path(args.target)
+    samples_manifest = target / sampling.SAMPLES_MANIFEST
+    if not samples_manifest.is_file() and not args.model:
+        plugin = _file_plugin(target)
+        if plugin is not None:
+            if not target.exists():
+                raise FickError(f"{target} does not exist: pass an existing file or folder")
+            return _evaluate_files(plugin, target, args)
+        if not target.exists() and (target.suffix or "/" in args.target) and not (
+                args.target.startswith(("runs:/", "models:/"))):
+            raise FickError(f"{target} does not exist: pass a file, a folder, or a model name")
+    if samples_manifest.is_file() or (target.is_dir() and args.model):
+        import yaml
+
+        info = yaml.safe_load(samples_manifest.read_text()) if samples_manifest.is_file() else {}
+        ref = args.model or info.get("model")
+        if not ref:
+            raise FickError(f"'{target}' does not say which model drew it: pass --model MODEL")
+        model = modelio.load(ref)
+        started = time.time()
+        samples = list(model.plugin.load_samples(target))
+        files_dir, params = None, {"samples": str(target), "n": len(samples)}
+        speed = None
+    else:
+        model = modelio.load(args.target)
+        out = Path(args.out) if args.out else _default_out(args.target)
+        started = time.time()
+        result = sampling.draw(
+            model,
+            args.n,
+            out,
+            seed=args.seed,
+            steps=args.steps,
+            sampler=args.sampler,
+            guidance=args.guidance,
+            condition=_conditions(args) or None,
+            **_domain_options(args),
+        )
+        samples, files_dir = result.samples, out
+        params = {
+            "n": args.n,
+            "steps": args.steps,
+            "sampler": args.sampler,
+            "guidance": args.guidance,
+            "seed": args.seed,
+        }
+        speed = result.items_per_s
+    try:
+        reference = sampling.reference_data(model, args.reference, args.data)
+    except FickError as err:
+        if args.reference:
+            raise
+        print(f"note: the training data could not be rebuilt ({_one_line(err)})")
+        reference = None
+    if reference is None:
+        print("note: no reference data (pass --reference CONFIG); metrics that need it are skipped")
+    metrics = sampling.evaluate_samples(model, samples, reference)
+    if speed is not None:
+        metrics["sample/items_per_s"] = speed
+    _print_metrics(metrics)
+    if not args.no_track:
+        run_id = sampling.track_evaluation(
+            args.experiment, model, metrics, params=params, files_dir=files_dir,
+            started=started,
+        )
+        print(f"logged to MLflow run {run_id} (experiment '{args.experiment}')")
+    return 0
