@@ -254,6 +254,9 @@ def import_molecules(
     if not _NAME.match(name) or name.lower() == "qm9":
         raise FickError(f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' "
                         "(and not 'qm9')")
+    if name.lower().startswith("moses3d"):  # configs resolve moses3d* to the prepared MOSES3D
+        raise FickError(f"dataset name {name!r} is reserved for MOSES3D (fick data molecules "
+                        "prepare-moses3d): choose a name that does not start with 'moses3d'")
     path = Path(path)
     report = ImportReport(source=str(path), name=name)
     supported = set(elements)

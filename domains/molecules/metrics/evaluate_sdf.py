@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from fick.domains.base import FickError
 from rdkit import Chem, rdBase
 
 from ..data.perception import canonical_smiles
@@ -33,6 +34,7 @@ from .strain import mmff_strain
 __all__ = [
     "SdfEvaluation",
     "evaluate_rdkit_molecules",
+    "evaluate_records",
     "evaluate_sdf_files",
     "midi_stability",
     "score_rdkit_molecule",
@@ -186,6 +188,53 @@ def _moses_applies(scores: Sequence[dict[str, Any]]) -> bool:
                                                         if m is not None])) >= 10
 
 
+def evaluate_records(
+    records: Sequence[SdfRecord],
+    skipped: Sequence[SkippedRecord] = (),
+    *,
+    moses: str = "auto",
+    posebusters: str | None = "fast",
+    strain: bool = True,
+    train_smiles: Iterable[str] | None = None,
+    exclude_evaluated: bool = False,
+) -> SdfEvaluation:
+    """``evaluate_rdkit_molecules`` plus the MOSES metrics: the one evaluator behind
+    ``fick evaluate FILE.sdf`` and ``fick evaluate MODEL`` of a drug-like model.
+
+    ``moses``: "auto" (the full MOSES test and scaffold-test sets when the molecules are
+    drug-like, see ``_moses_applies``), "all", a subset size N (a fixed random subset of each
+    set, cached apart), or "none". ``novelty`` is against ``train_smiles`` (when given),
+    ``novelty_moses`` against MOSES's training SMILES. ``exclude_evaluated``: compare with the
+    references less the evaluated molecules (MOSES test molecules are in the test set)."""
+    from .moses_metrics import moses_smiles
+    from .moses_reference import reference_smiles, reference_statistics
+
+    result = evaluate_rdkit_molecules(records, skipped, posebusters=posebusters, strain=strain,
+                                      train_smiles=train_smiles)
+    choice = str(moses).strip().lower()
+    if choice not in ("auto", "all", "none") and not choice.isdigit():
+        raise FickError(f"moses={moses!r}: use auto, all, none or a reference size N")
+    if choice == "auto":
+        choice = "all" if _moses_applies(result.scores) else "none"
+        if choice == "none" and result.scores:
+            result.notes.append("MOSES metrics skipped: these molecules are not drug-like "
+                                "(pass --moses all to compare with MOSES's test set anyway)")
+    smiles = [s["largest_fragment_smiles"] for s in result.scores if s["valid"]]
+    if choice == "none" or not smiles:
+        return result
+    size = None if choice == "all" else int(choice)
+    refs = {"test": reference_statistics("test", size),
+            "testsf": reference_statistics("test_scaffolds", size)}
+    if exclude_evaluated:
+        refs = {"test": refs["test"].excluding(reference_smiles("test", size), smiles),
+                "testsf": refs["testsf"].excluding(reference_smiles("test_scaffolds", size),
+                                                   smiles)}
+    result.notes.append(f"MOSES references: {refs['test'].size} test and "
+                        f"{refs['testsf'].size} scaffold-test SMILES")
+    result.metrics.update(moses_metrics(smiles, refs, train_smiles=set(moses_smiles("train"))))
+    return result
+
+
 def evaluate_sdf_files(
     paths: Sequence[Any],
     *,
@@ -194,31 +243,9 @@ def evaluate_sdf_files(
     strain: bool = True,
     train_smiles: Iterable[str] | None = None,
 ) -> SdfEvaluation:
-    """Read and evaluate SDF files. ``moses``: "auto" (the full MOSES test and scaffold-test
-    sets when the molecules are drug-like, see ``_moses_applies``), "all", a subset size N
-    (a fixed random subset of each set, cached apart), or "none". With MOSES references and no
-    ``train_smiles``, novelty is against MOSES's training SMILES."""
-    from .moses_metrics import moses_smiles
-    from .moses_reference import reference_statistics
+    """Read SDF files (bad records skipped and named) and ``evaluate_records`` the rest."""
     from .sdf_reader import read_sdf_files
 
     records, skipped = read_sdf_files(paths)
-    result = evaluate_rdkit_molecules(records, skipped, posebusters=posebusters, strain=strain,
-                                      train_smiles=train_smiles)
-    choice = str(moses).strip().lower()
-    if choice == "auto":
-        choice = "all" if _moses_applies(result.scores) else "none"
-        if choice == "none" and result.scores:
-            result.notes.append("MOSES metrics skipped: these molecules are not drug-like "
-                                "(pass --moses all to compare with MOSES's test set anyway)")
-    if choice != "none":
-        size = None if choice == "all" else int(choice)
-        refs = {"test": reference_statistics("test", size),
-                "testsf": reference_statistics("test_scaffolds", size)}
-        result.notes.append(f"MOSES references: {refs['test'].size} test and "
-                            f"{refs['testsf'].size} scaffold-test SMILES")
-        smiles = [s["largest_fragment_smiles"] for s in result.scores if s["valid"]]
-        if smiles:
-            train = train_smiles if train_smiles is not None else moses_smiles("train")
-            result.metrics.update(moses_metrics(smiles, refs, train_smiles=set(train)))
-    return result
+    return evaluate_records(records, skipped, moses=moses, posebusters=posebusters,
+                            strain=strain, train_smiles=train_smiles)

@@ -5,13 +5,20 @@ The statistics of MOSES's test set (176,074 SMILES) take about 20 minutes on one
 (ChemNet is most of it: about 180 SMILES/s), so ``reference_statistics`` stores them in
 ``<fick cache>/moses/`` (``FICK_CACHE`` or ``~/.cache/fick``) as a plain ``.npz`` (no pickle);
 ``size=N`` uses a fixed random subset of N test SMILES instead (seed 0), cached under its own
-name, for a quicker first evaluation at the price of a noisier FCD.
+name, for a quicker first evaluation at the price of a noisier FCD. The ChemNet activations are
+written chunk by chunk beside the cache file (``<name>.partial/``) while they are computed, so an
+interrupted computation resumes at its last finished chunk; the folder goes once the cache is
+written. ``MosesReference.excluding`` removes molecules from a reference exactly (FCD moments,
+fingerprints, fragment and scaffold counts), e.g. the test molecules that are themselves being
+evaluated, so that they are not compared with themselves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +46,7 @@ __all__ = [
     "fcd_activations",
     "fcd_distance",
     "moses_metrics",
+    "reference_smiles",
     "reference_statistics",
 ]
 
@@ -84,6 +92,37 @@ class MosesReference:
             )
 
 
+    def excluding(self, ref_smiles: Sequence[str], drop: Iterable[str]) -> MosesReference:
+        """This reference without the molecules of ``ref_smiles`` (the SMILES it was computed
+        from, in order) whose canonical SMILES are in ``drop``: the FCD mean and covariance
+        downdated exactly from their ChemNet activations, their fingerprints, fragments and
+        scaffolds removed. The same reference when none of them is there."""
+        from ..data.perception import smiles_to_canonical
+
+        if len(ref_smiles) != self.size:
+            raise FickError(f"{len(ref_smiles)} SMILES given for the {self.size} of the "
+                            f"reference {self.name}: pass the SMILES it was computed from")
+        drop = set(drop)
+        gone = np.array([smiles_to_canonical(s) in drop for s in ref_smiles], dtype=bool)
+        n, rest = int(gone.sum()), self.size - int(gone.sum())
+        if n == 0:
+            return self
+        if rest < 2:
+            raise FickError(f"excluding {n} molecules leaves {rest} of reference {self.name}")
+        dropped = [s for s, g in zip(ref_smiles, gone) if g]
+        act = fcd_activations(dropped).astype(np.float64)
+        total = self.size * self.fcd_mu - act.sum(0)
+        outer = ((self.size - 1) * self.fcd_sigma + self.size * np.outer(self.fcd_mu, self.fcd_mu)
+                 - act.T @ act)
+        mu = total / rest
+        sigma = (outer - rest * np.outer(mu, mu)) / (rest - 1)
+        mols = smiles_to_mols(dropped)
+        return MosesReference(
+            f"{self.name}-without-{n}", rest, mu, sigma, self.fps[~gone],
+            +(self.fragments - fragment_counts(mols)), +(self.scaffolds - scaffold_counts(mols)),
+        )
+
+
 @lru_cache(maxsize=1)
 def _chemnet():
     import fcd
@@ -91,16 +130,40 @@ def _chemnet():
     return fcd.load_ref_model()
 
 
-def fcd_activations(smiles: Sequence[str], *, progress: bool = False) -> np.ndarray:
-    """(N, 512) ChemNet activations of SMILES (``fcd.get_predictions``)."""
+def _chunk_activations(smiles: Sequence[str], partial_dir: Path | None) -> np.ndarray:
+    """ChemNet activations of one chunk, read from / written to ``partial_dir`` when given."""
     import fcd
 
+    if partial_dir is None:
+        return fcd.get_predictions(_chemnet(), list(smiles))
+    digest = hashlib.sha1("\n".join(smiles).encode()).hexdigest()[:16]
+    path = partial_dir / f"act-{digest}.npy"
+    if path.is_file():
+        try:
+            act = np.load(path, allow_pickle=False)
+            if act.shape == (len(smiles), 512):
+                return act
+        except (OSError, ValueError):
+            pass  # a damaged chunk: compute it again
+    act = fcd.get_predictions(_chemnet(), list(smiles))
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, act)
+    os.replace(tmp, path)
+    return act
+
+
+def fcd_activations(smiles: Sequence[str], *, progress: bool = False,
+                    partial_dir: Path | None = None) -> np.ndarray:
+    """(N, 512) ChemNet activations of SMILES (``fcd.get_predictions``), in chunks of
+    ``_CHUNK``; with ``partial_dir`` each finished chunk is kept there (named by a digest of its
+    SMILES) and reused by a later call, so an interrupted computation resumes."""
     chunks = range(0, len(smiles), _CHUNK)
     if progress:
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc="ChemNet", unit="chunk", leave=False)
-    parts = [fcd.get_predictions(_chemnet(), list(smiles[i:i + _CHUNK])) for i in chunks]
+    parts = [_chunk_activations(smiles[i:i + _CHUNK], partial_dir) for i in chunks]
     return np.concatenate(parts) if parts else np.zeros((0, 512), dtype=np.float32)
 
 
@@ -116,10 +179,11 @@ def fcd_distance(smiles: Sequence[str], mu: np.ndarray, sigma: np.ndarray) -> fl
 
 
 def compute_reference(smiles: Sequence[str], name: str = "custom", *,
-                      progress: bool = False) -> MosesReference:
-    """The statistics of a reference set of SMILES."""
+                      progress: bool = False, partial_dir: Path | None = None
+                      ) -> MosesReference:
+    """The statistics of a reference set of SMILES (``partial_dir``: see ``fcd_activations``)."""
     mols = smiles_to_mols(smiles)
-    act = fcd_activations(smiles, progress=progress).astype(np.float64)
+    act = fcd_activations(smiles, progress=progress, partial_dir=partial_dir).astype(np.float64)
     return MosesReference(
         name, len(smiles), act.mean(0), np.cov(act.T), morgan_fingerprints(mols),
         fragment_counts(mols), scaffold_counts(mols),
@@ -132,10 +196,9 @@ def _cache_dir() -> Path:
     return cache_root() / "moses"
 
 
-def reference_statistics(split: str = "test", size: int | None = None, *,
-                         cache_dir: Path | None = None, progress: bool = True
-                         ) -> MosesReference:
-    """The cached statistics of a MOSES test split (all of it, or a fixed subset of ``size``)."""
+def reference_smiles(split: str = "test", size: int | None = None) -> list[str]:
+    """The SMILES a reference is computed from: a MOSES split, or its fixed subset of ``size``
+    (seed 0, in file order)."""
     smiles = moses_smiles(split)
     if size is not None:
         if size < 2:
@@ -143,7 +206,15 @@ def reference_statistics(split: str = "test", size: int | None = None, *,
         if size < len(smiles):
             keep = np.sort(np.random.default_rng(0).permutation(len(smiles))[:size])
             smiles = [smiles[i] for i in keep]
-    tag = "all" if len(smiles) == len(moses_smiles(split)) else str(len(smiles))
+    return smiles
+
+
+def reference_statistics(split: str = "test", size: int | None = None, *,
+                         cache_dir: Path | None = None, progress: bool = True
+                         ) -> MosesReference:
+    """The cached statistics of a MOSES test split (all of it, or a fixed subset of ``size``)."""
+    smiles = reference_smiles(split, size)
+    tag = "all" if size is None or size >= len(moses_smiles(split)) else str(len(smiles))
     path = (cache_dir or _cache_dir()) / f"{split}-{tag}-v{_CACHE_VERSION}.npz"
     if path.is_file():
         try:
@@ -153,8 +224,10 @@ def reference_statistics(split: str = "test", size: int | None = None, *,
     if progress:
         print(f"computing MOSES {split} reference statistics of {len(smiles)} SMILES once "
               f"(cached in {path})", flush=True)
-    ref = compute_reference(smiles, f"{split}-{tag}", progress=progress)
+    partial = path.with_name(path.stem + ".partial")
+    ref = compute_reference(smiles, f"{split}-{tag}", progress=progress, partial_dir=partial)
     ref.save(path)
+    shutil.rmtree(partial, ignore_errors=True)
     return ref
 
 

@@ -326,11 +326,15 @@ class MoleculeDiffusion(Task):
     # -- evaluation and export ----------------------------------------------------------------
     def evaluate(self, samples: list, data: DataBundle | None) -> dict[str, float]:
         from ..metrics import evaluate_molecules
+        from ..metrics.druglike import druglike_sample_metrics, is_druglike
 
         train_smiles = None
         if data is not None:
             train_smiles = data.extras.get("train_smiles")
         elements = self.info["elements"]
+        if is_druglike(self.info):  # the evaluator of `fick evaluate FILE.sdf`, MOSES included
+            return {**druglike_sample_metrics(samples, elements, train_smiles),
+                    **self.property_mae(samples)}
         metrics = evaluate_molecules(samples, train_smiles=train_smiles, elements=elements)
         if self.codec.use_bonds:
             given = evaluate_molecules(samples, train_smiles=train_smiles, elements=elements,

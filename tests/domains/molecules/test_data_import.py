@@ -120,6 +120,14 @@ def test_errors_are_user_facing(tmp_path):
         import_molecules(tmp_path / "bad.sdf", "qm9", write=False)
 
 
+@pytest.mark.parametrize("name", ["moses3d", "MOSES3D-seed1", "moses3d_mine"])
+def test_moses3d_names_are_reserved(mixed_sdf, name):
+    path, _ = mixed_sdf
+    with pytest.raises(FickError, match="reserved for MOSES3D") as err:
+        import_molecules(path, name, write=False)
+    assert "\n" not in str(err.value)
+
+
 def test_cli_import_then_stats(mixed_sdf, tmp_path, monkeypatch, capsys):
     path, _ = mixed_sdf
     monkeypatch.setenv("FICK_CACHE", str(tmp_path / "cache"))

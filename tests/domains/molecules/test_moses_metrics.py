@@ -3,11 +3,13 @@ SNN and IntDiv against RDKit's own Tanimoto, Frag / Scaf / Filters on hand-picke
 and the on-disk cache of reference statistics (a tiny reference list: CI never computes the
 test-set statistics)."""
 
+import hashlib
 import math
 
 import fcd
 import numpy as np
 import pytest
+from fick.domains.base import FickError
 from fick.domains.molecules.metrics import moses_metrics as mm
 from fick.domains.molecules.metrics import moses_reference as mr
 from rdkit import Chem, DataStructs
@@ -76,6 +78,7 @@ def test_reference_statistics_are_cached(tmp_path, monkeypatch, reference):
     monkeypatch.setattr(mr, "moses_smiles", lambda split: reference)
     first = mr.reference_statistics("test", 30, cache_dir=tmp_path, progress=False)
     (cached,) = tmp_path.glob("test-30-v*.npz")
+    assert not list(tmp_path.glob("*.partial"))  # the resumable chunks go once it is cached
     monkeypatch.setattr(mr, "compute_reference", lambda *a, **k: pytest.fail("recomputed"))
     again = mr.reference_statistics("test", 30, cache_dir=tmp_path, progress=False)
     assert first.size == again.size == 30 and cached.is_file()
@@ -84,3 +87,34 @@ def test_reference_statistics_are_cached(tmp_path, monkeypatch, reference):
     metrics = mr.moses_metrics(GEN, {"test": again}, train_smiles={GEN[0]})
     assert metrics["novelty_moses"] == pytest.approx(5 / 6)
     assert 0 < metrics["snn/test"] < 1 and 0 <= metrics["filters"] <= 1
+
+
+def test_excluding_molecules_equals_recomputing_without_them(reference):
+    full = mr.compute_reference(reference, "tiny")
+    drop = reference[5:15]
+    rest = [s for s in reference if s not in drop]
+    fewer = full.excluding(reference, [Chem.MolToSmiles(m) for m in mm.smiles_to_mols(drop)])
+    direct = mr.compute_reference(rest, "rest")
+    assert fewer.size == direct.size == 30
+    assert np.allclose(fewer.fcd_mu, direct.fcd_mu, atol=1e-6)
+    assert np.allclose(fewer.fcd_sigma, direct.fcd_sigma, atol=1e-6)
+    assert np.array_equal(fewer.fps, direct.fps)
+    assert fewer.fragments == direct.fragments and fewer.scaffolds == direct.scaffolds
+    assert full.excluding(reference, GEN) is full  # none of them there: unchanged
+    with pytest.raises(FickError, match="SMILES it was computed from"):
+        full.excluding(reference[:10], drop)
+
+
+def test_interrupted_activations_resume_from_finished_chunks(tmp_path, monkeypatch, reference):
+    monkeypatch.setattr(mr, "_CHUNK", 8)
+    whole = mr.fcd_activations(reference, partial_dir=tmp_path)
+    assert len(list(tmp_path.glob("act-*.npy"))) == 5
+    third = hashlib.sha1("\n".join(reference[16:24]).encode()).hexdigest()[:16]
+    (tmp_path / f"act-{third}.npy").unlink()  # as if killed during the third chunk
+    calls = []
+    real = fcd.get_predictions
+    monkeypatch.setattr(fcd, "get_predictions", lambda m, s: calls.append(s) or real(m, s))
+    again = mr.fcd_activations(reference, partial_dir=tmp_path)
+    assert calls == [reference[16:24]]  # only the missing chunk is computed again
+    assert np.array_equal(whole, again)
+    assert np.allclose(whole, mr.fcd_activations(reference), atol=1e-5)
