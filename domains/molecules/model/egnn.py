@@ -12,6 +12,9 @@ Speed on CPU, where the per-pair work is the cost:
   depend on their direction;
 - the first linear map is split into per-atom maps (computed once per atom, then gathered);
 - messages may be narrower than atom features (``message_dim``);
+- each layer is a few large operations (egnn_layer.py): stacked linear maps, one gather and
+  one ``index_add_`` for both directions of every pair; the pair index tensors are built once
+  per forward and the first layer reuses the input embedding's distances and radial basis;
 - optional bfloat16 autocast (``bf16``) of the linear maps, several times faster on CPUs with
   AMX; positions, distances and sums stay in float32.
 """
@@ -22,6 +25,8 @@ import math
 
 import torch
 from torch import nn
+
+from .egnn_layer import EGNNLayer, PairIndex, pair_geometry
 
 __all__ = ["EGNN", "EGNNLayer", "GaussianRBF", "sinusoidal_embedding"]
 
@@ -36,74 +41,6 @@ class GaussianRBF(nn.Module):
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         return torch.exp(-0.5 * ((r.unsqueeze(-1) - self.centers.to(r.dtype)) / self.width) ** 2)
-
-
-class EGNNLayer(nn.Module):
-    """One EGNN layer over the pairs ``(i, j)``, ``i < j`` (see the module docstring)."""
-
-    def __init__(
-        self,
-        hidden: int,
-        edge_hidden: int,
-        message_dim: int,
-        num_rbf: int,
-        *,
-        coord_range: float = 10.0,
-        aggregation_norm: float = 10.0,
-        update_pos: bool = True,
-    ):
-        super().__init__()
-        self.to_pair = nn.Linear(hidden, message_dim)
-        self.to_edge = nn.Linear(edge_hidden + num_rbf, message_dim, bias=False)
-        self.message = nn.Linear(message_dim, message_dim)
-        self.gate = nn.Linear(message_dim, 1)
-        self.sender = nn.Linear(hidden, message_dim)
-        self.node_mlp = nn.Sequential(
-            nn.Linear(hidden + message_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
-        )
-        self.node_norm = nn.LayerNorm(hidden)
-        self.edge_out = nn.Linear(message_dim, edge_hidden)
-        self.edge_norm = nn.LayerNorm(edge_hidden)
-        self.update_pos = update_pos
-        if update_pos:
-            self.coord = nn.Linear(message_dim, 1)
-            # start close to the identity map on positions: small coordinate steps
-            nn.init.normal_(self.coord.weight, std=1e-3)
-            nn.init.zeros_(self.coord.bias)
-        self.coord_range = coord_range
-        self.aggregation_norm = aggregation_norm
-
-    def forward(
-        self,
-        h: torch.Tensor,
-        pos: torch.Tensor,
-        edge: torch.Tensor,
-        rbf: torch.Tensor,
-        pair_index: torch.Tensor,
-        diff: torch.Tensor,
-        dist: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        i, j = pair_index
-        a = self.to_pair(h)
-        pre = a.index_select(0, i) + a.index_select(0, j)
-        pre = pre + self.to_edge(torch.cat([edge, rbf], dim=-1))
-        m = nn.functional.silu(self.message(nn.functional.silu(pre)))
-        m_gated = m * torch.sigmoid(self.gate(m))
-        v = self.sender(h)
-        # sums are accumulated in float32 or wider (messages may be bfloat16 under autocast)
-        acc = torch.promote_types(m.dtype, torch.float32)
-        agg = torch.zeros(h.shape[0], m.shape[1], dtype=acc, device=m.device)
-        agg.index_add_(0, i, (m_gated * v.index_select(0, j)).to(acc))
-        agg.index_add_(0, j, (m_gated * v.index_select(0, i)).to(acc))
-        agg = (agg / self.aggregation_norm).to(h.dtype)
-        h = self.node_norm(h + self.node_mlp(torch.cat([h, agg], -1)).to(h.dtype))
-        edge = self.edge_norm(edge + self.edge_out(m).to(edge.dtype))
-        if self.update_pos:
-            w = torch.tanh(self.coord(m).to(pos.dtype)) * self.coord_range
-            force = diff / (dist + 1.0) * w  # diff = x_i - x_j: pushes i and j symmetrically
-            step = torch.zeros_like(pos).index_add_(0, i, force).index_add_(0, j, -force)
-            pos = pos + step / self.aggregation_norm
-        return h, pos, edge
 
 
 class EGNN(nn.Module):
@@ -167,24 +104,27 @@ class EGNN(nn.Module):
 
     def _forward(self, h, pos, pair_attr, pair_index):
         dtype = pos.dtype
-        d0 = (pos[pair_index[0]] - pos[pair_index[1]]).norm(dim=-1)
-        pair = self.embed_pair(torch.cat([pair_attr, self.rbf(d0)], -1)).to(dtype)
+        diff, dist = pair_geometry(pos, PairIndex.of(pair_index))
+        rbf = self.rbf(dist[:, 0])
+        pair = self.embed_pair(torch.cat([pair_attr, rbf], -1)).to(dtype)
         h = self.embed(h).to(dtype)
         keep = None
         if self.cutoff is not None:
-            keep = torch.nonzero(d0 < self.cutoff).flatten()
+            keep = torch.nonzero(dist[:, 0] < self.cutoff).flatten()
             all_pairs, pair_index, edge = pair, pair_index[:, keep], pair[keep]
+            diff, dist, rbf = diff[keep], dist[keep], rbf[keep]
         else:
             edge = pair
+        index = PairIndex.of(pair_index)
         for k, layer in enumerate(self.layers):
-            diff = pos[pair_index[0]] - pos[pair_index[1]]
-            dist = diff.norm(dim=-1, keepdim=True)
-            h, pos, edge = self._layer(k, layer)(h, pos, edge, self.rbf(dist[:, 0]), pair_index,
-                                                 diff, dist)
+            if k:  # the first layer sees the input positions: their geometry is known
+                diff, dist = pair_geometry(pos, index)
+                rbf = self.rbf(dist[:, 0])
+            h, pos, edge = self._layer(k, layer)(h, pos, edge, index.receivers, index.senders,
+                                                 diff, dist, rbf)
         if keep is not None:
             edge = all_pairs.index_copy(0, keep, edge.to(dtype))
         return h, pos, edge
-
 
     def _layer(self, k: int, layer: nn.Module):
         """Layer ``k`` as called: compiled once per layer when ``compile`` is on. The compiled
