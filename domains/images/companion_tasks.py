@@ -1,10 +1,11 @@
 """The image domain's non-generative tasks: the KL-VAE (``autoencoder``) used by latent
-diffusion, and the CNN (``classifier``) whose features define the metrics."""
+diffusion, and the CNN (``classifier``) whose features define the metrics; the video
+classifier (``video/classifier_task.py``) shares the classifier's training and features."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from .classifier_net import SmallCNN
 from .config import AutoencoderConfig, ClassifierConfig, coerce_config
 from .vae import KLVAE, vae_loss
 
-__all__ = ["AutoencoderTask", "ClassifierTask"]
+__all__ = ["AutoencoderTask", "ClassifierTask", "FeatureClassifierTask"]
 
 
 class AutoencoderTask(Task):
@@ -53,45 +54,41 @@ class AutoencoderTask(Task):
         return asdict(self.cfg)
 
 
-class ClassifierTask(Task):
-    """A small CNN classifying the images; its penultimate features are the metric space."""
+class FeatureClassifierTask(Task):
+    """A classifier whose penultimate features are a metric space (FID, FVD) and whose logits
+    give accuracies and the Inception Score. Subclasses build ``self.net`` (with ``features``
+    and ``logits_from_features``) from ``cfg`` (widths, feature_dim, dropout, label_smoothing)."""
 
     kind = "classifier"
+    feature_batch_size: ClassVar[int] = 512
 
-    def __init__(self, cfg: ClassifierConfig | dict, info: dict[str, Any]):
+    def __init__(self, cfg: Any, info: dict[str, Any]):
         super().__init__()
-        self.cfg = coerce_config(ClassifierConfig, cfg)
         self.info = dict(info)
-        self.net = SmallCNN(
-            info["channels"],
-            info["num_classes"],
-            tuple(self.cfg.widths),
-            self.cfg.feature_dim,
-            self.cfg.dropout,
-        )
+        self.cfg = cfg
 
     def loss(self, batch):
-        images, labels = batch
-        logits = self.net(images)
+        inputs, labels = batch
+        logits = self.net(inputs)
         loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg.label_smoothing)
         return loss, {"accuracy": float((logits.detach().argmax(1) == labels).float().mean())}
 
     @torch.no_grad()
     def validation_metrics(self, batch) -> dict[str, float]:
-        images, labels = batch
-        logits = self.net(images)
+        inputs, labels = batch
+        logits = self.net(inputs)
         return {
             "loss": float(F.cross_entropy(logits, labels)),
             "accuracy": float((logits.argmax(1) == labels).float().mean()),
         }
 
     @torch.no_grad()
-    def features_and_logits(self, images: torch.Tensor, batch_size: int = 512):
-        """Penultimate features (N, D) and logits (N, K) of images in [-1, 1], in eval mode."""
+    def features_and_logits(self, inputs: torch.Tensor, batch_size: int | None = None):
+        """Penultimate features (N, D) and logits (N, K) of inputs in [-1, 1], in eval mode."""
         was_training = self.net.training
         self.net.eval()
         feats, logits = [], []
-        for chunk in images.split(batch_size):
+        for chunk in inputs.split(batch_size or self.feature_batch_size):
             f = self.net.features(chunk)
             feats.append(f)
             logits.append(self.net.logits_from_features(f))
@@ -100,3 +97,17 @@ class ClassifierTask(Task):
 
     def saved_config(self) -> dict[str, Any]:
         return asdict(self.cfg)
+
+
+class ClassifierTask(FeatureClassifierTask):
+    """A small CNN classifying the images; its penultimate features are the metric space."""
+
+    def __init__(self, cfg: ClassifierConfig | dict, info: dict[str, Any]):
+        super().__init__(coerce_config(ClassifierConfig, cfg), info)
+        self.net = SmallCNN(
+            info["channels"],
+            info["num_classes"],
+            tuple(self.cfg.widths),
+            self.cfg.feature_dim,
+            self.cfg.dropout,
+        )

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from fick.domains.base import FickError
+from fick.domains.diffusion_config import DiffusionOptions, renamed_to
 
 __all__ = [
     "AutoencoderConfig",
@@ -37,8 +38,9 @@ class ImageDataConfig:
 
 
 @dataclass
-class DiffusionConfig:
-    """``model:`` section of the ``diffusion`` task."""
+class DiffusionConfig(DiffusionOptions):
+    """``model:`` section of the ``diffusion`` task (process, objective and sampling defaults:
+    ``DiffusionOptions``)."""
 
     network: str = "dit"  # dit | unet
     # DiT
@@ -51,19 +53,13 @@ class DiffusionConfig:
     unet_channels: list[int] = field(default_factory=lambda: [32, 64])
     unet_blocks: int = 1
     # latent diffusion: a reference to a trained autoencoder (None: pixel space)
-    vae: str | None = None  # saved models hold the embedded config (a dict) here
+    vae: str | dict | None = None  # saved models hold the embedded config (a dict) here
     class_dropout: float = 0.1
-    # the noise process (fick.core.schedules.by_name) and the training objective
-    schedule: str = "cosine"
-    schedule_args: dict = field(default_factory=dict)
-    prediction: str = "epsilon"  # epsilon | v | x0
-    weighting: str = "uniform"  # uniform | min-snr
-    # sampling defaults (``fick sample`` flags override them)
-    sampler: str = "ddim"
-    steps: int = 25
-    guidance: float = 2.0
     # the classifier whose features define the metrics (None: metrics without it are skipped)
-    metrics_classifier: str | None = None  # saved models: the embedded config
+    metrics_classifier: str | dict | None = None  # saved models: the embedded config
+    # old names of process / process_options (configs and shipped models before the rename)
+    schedule: str | None = renamed_to("process")
+    schedule_args: dict | None = renamed_to("process_options")
 
 
 @dataclass

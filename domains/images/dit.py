@@ -5,8 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dit_blocks import AdaLNZeroBlock, FinalLayer
-from .embeddings import LabelEmbedder, PatchEmbed, TimestepEmbedder, sincos_embedding_2d
+from .dit_blocks import AdaLNZeroBlock, FinalLayer, init_dit_weights
+from .embeddings import (
+    LabelEmbedder,
+    PatchEmbed,
+    TimeLabelConditioned,
+    TimestepEmbedder,
+    sincos_embedding_2d,
+)
 
 __all__ = ["DiT", "unpatchify"]
 
@@ -21,12 +27,13 @@ def unpatchify(
     return x.permute(0, 5, 1, 3, 2, 4).reshape(b, channels, height, width)
 
 
-class DiT(nn.Module):
+class DiT(TimeLabelConditioned):
     """DiT: patchify, add fixed 2D sin-cos positions, ``depth`` adaLN-Zero blocks conditioned on
     timestep + label embeddings, then a zero-initialised final layer and unpatchify.
 
     ``forward(x, t, labels, cfg_null)`` predicts a tensor shaped like ``x`` (epsilon, v or x0, as
-    trained). Label ``num_classes`` is the null class; ``cfg_null`` (B,) bool selects it per sample
+    trained) from the network time ``t`` (the task's denoiser scales the process time). Label
+    ``num_classes`` is the null class; ``cfg_null`` (B,) bool selects it per sample
     (the keyword ``fick.core.guidance.classifier_free`` sets).
     """
 
@@ -40,7 +47,6 @@ class DiT(nn.Module):
         depth: int = 4,
         heads: int = 4,
         mlp_ratio: float = 4.0,
-        time_scale: float = 1.0,
     ):
         super().__init__()
         self.image_size, self.channels, self.patch_size = image_size, channels, patch_size
@@ -49,46 +55,16 @@ class DiT(nn.Module):
         self.register_buffer(
             "pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False
         )
-        self.time_embed = TimestepEmbedder(width, time_scale=time_scale)
+        self.time_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width)
         self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(depth))
         self.final = FinalLayer(width, patch_size * patch_size * channels)
-        self._init_weights()
+        init_dit_weights(self)
 
-    def _init_weights(self) -> None:
-        # DiT: Xavier for linear layers, the patch projection like a linear layer, N(0, 0.02) for
-        # the embedding MLPs; the zero-initialised adaLN layers are restored afterwards.
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        w = self.patch_embed.proj.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        nn.init.zeros_(self.patch_embed.proj.bias)
-        nn.init.normal_(self.label_embed.table.weight, std=0.02)
-        for layer in (self.time_embed.mlp[0], self.time_embed.mlp[2]):
-            nn.init.normal_(layer.weight, std=0.02)
-        for block in self.blocks:
-            nn.init.zeros_(block.modulation[-1].weight)
-            nn.init.zeros_(block.modulation[-1].bias)
-        for layer in (self.final.linear, self.final.modulation[-1]):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-    @property
-    def null_label(self) -> int:
-        return self.label_embed.null_label
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        labels: torch.Tensor,
-        cfg_null: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, cfg_null=None):
         h, w = x.shape[-2:]
         tokens = self.patch_embed(x) + self.pos_embed.to(x.dtype)
-        c = self.time_embed(t.reshape(-1).expand(x.shape[0])) + self.label_embed(labels, cfg_null)
+        c = self.condition(t, labels, cfg_null, x.shape[0])
         for block in self.blocks:
             tokens = block(tokens, c)
         return unpatchify(self.final(tokens, c), self.channels, self.patch_size, h, w)

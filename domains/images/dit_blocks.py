@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AdaLNZeroBlock", "FinalLayer", "SelfAttention", "modulate"]
+__all__ = ["AdaLNZeroBlock", "FinalLayer", "SelfAttention", "init_dit_weights", "modulate"]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -79,3 +79,24 @@ class FinalLayer(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.modulation(c).chunk(2, dim=1)
         return self.linear(modulate(self.norm(x), shift, scale))
+
+
+def init_dit_weights(net: nn.Module) -> None:
+    """DiT's initialisation of a network with ``patch_embed``, ``label_embed``, ``time_embed``,
+    ``blocks`` and ``final`` (the image and the video DiT): Xavier for linear layers, the patch
+    projection like a linear layer, N(0, 0.02) for the embeddings, then adaLN-Zero (every
+    block's modulation and the final layer back to zero)."""
+    for module in net.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+    w = net.patch_embed.proj.weight
+    nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+    nn.init.zeros_(net.patch_embed.proj.bias)
+    nn.init.normal_(net.label_embed.table.weight, std=0.02)
+    for layer in (net.time_embed.mlp[0], net.time_embed.mlp[2]):
+        nn.init.normal_(layer.weight, std=0.02)
+    zeroed = [block.modulation[-1] for block in net.blocks]
+    for layer in zeroed + [net.final.linear, net.final.modulation[-1]]:
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)

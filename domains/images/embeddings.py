@@ -1,4 +1,4 @@
-"""Embeddings shared by the image DiT and (later) the video DiT.
+"""Embeddings shared by the image DiT, the U-Net and the video DiT.
 
 Sin-cos positional embeddings follow the DiT / MAE recipe: half the channels encode one axis, half
 the other, each as ``[sin(pos * omega), cos(pos * omega)]`` with ``omega = 1 / 10000^(2i/d)``.
@@ -7,9 +7,8 @@ They are fixed buffers, so a model trained at one size can be rebuilt from its c
 
 from __future__ import annotations
 
-import math
-
 import torch
+from fick.core.time_embedding import sinusoidal_embedding
 from torch import nn
 
 __all__ = [
@@ -17,8 +16,8 @@ __all__ = [
     "PatchEmbed",
     "TimestepEmbedder",
     "sincos_embedding_1d",
+    "TimeLabelConditioned",
     "sincos_embedding_2d",
-    "timestep_features",
 ]
 
 
@@ -47,36 +46,20 @@ def sincos_embedding_2d(dim: int, height: int, width: int) -> torch.Tensor:
     )
 
 
-def timestep_features(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal features of (possibly fractional) timesteps, (B,) -> (B, dim), as in DDPM/DiT."""
-    half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
-    )
-    args = t.float().reshape(-1, 1) * freqs.reshape(1, -1)
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
-    if dim % 2:
-        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=1)
-    return emb
-
-
 class TimestepEmbedder(nn.Module):
-    """Timestep -> conditioning vector: sinusoidal features then a two-layer MLP.
+    """Network time -> conditioning vector: sinusoidal features (``fick.core``'s, cosines first)
+    then a two-layer MLP. The time arrives already scaled by the task's denoiser
+    (``fick.core.denoiser``): timesteps 0..T-1, or 1000 t for continuous time."""
 
-    ``time_scale`` maps the process's time onto a range where the sinusoid frequencies are
-    useful: 1 for discrete timesteps 0..T-1, about 1000 for continuous t in [0, 1].
-    """
-
-    def __init__(self, hidden: int, frequency_dim: int = 128, time_scale: float = 1.0):
+    def __init__(self, hidden: int, frequency_dim: int = 128):
         super().__init__()
         self.frequency_dim = frequency_dim
-        self.time_scale = time_scale
         self.mlp = nn.Sequential(
             nn.Linear(frequency_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(timestep_features(t * self.time_scale, self.frequency_dim))
+        return self.mlp(sinusoidal_embedding(t, self.frequency_dim))
 
 
 class LabelEmbedder(nn.Module):
@@ -115,3 +98,20 @@ class PatchEmbed(nn.Module):
                 f"image size {tuple(x.shape[-2:])} is not divisible by patch size {self.patch_size}"
             )
         return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class TimeLabelConditioned(nn.Module):
+    """Base of the image networks: ``time_embed`` + ``label_embed`` give one conditioning vector
+    per sample; ``forward(x, t, labels, cfg_null=None)`` is the signature fick.core calls."""
+
+    time_embed: TimestepEmbedder
+    label_embed: LabelEmbedder
+
+    @property
+    def null_label(self) -> int:
+        return self.label_embed.null_label
+
+    def condition(self, t: torch.Tensor, labels: torch.Tensor, cfg_null, batch: int):
+        """(B, D): the time (a scalar or one per sample) and label embeddings, summed."""
+        t = torch.as_tensor(t, device=labels.device).reshape(-1).expand(batch)
+        return self.time_embed(t) + self.label_embed(labels, cfg_null)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fick.domains.base import DataBundle, FickError, Resolver, Task
+from fick.domains.base import DataBundle, FickError, PluginDefaults, Resolver, Task
 
 from .commands import add_data_commands
 from .companion_tasks import AutoencoderTask, ClassifierTask
@@ -18,7 +18,6 @@ from .config import (
     ClassifierConfig,
     DiffusionConfig,
     ImageDataConfig,
-    coerce_config,
 )
 from .export import load_images
 
@@ -44,7 +43,7 @@ def _video():
     return video
 
 
-class ImagesPlugin:
+class ImagesPlugin(PluginDefaults):
     name = "images"
 
     def tasks(self) -> list[str]:
@@ -72,9 +71,8 @@ class ImagesPlugin:
             return video.build_video_data(task, data_cfg, seed=seed)
         from .data import build_image_data
 
-        cfg = coerce_config(ImageDataConfig, data_cfg)
-        bundle = build_image_data(cfg)
-        bundle.info["data"] = asdict(cfg)  # lets a saved model rebuild its reference data offline
+        bundle = build_image_data(data_cfg)
+        bundle.info["data"] = asdict(data_cfg)  # a saved model rebuilds its reference data offline
         return bundle
 
     def build_task(
@@ -84,9 +82,9 @@ class ImagesPlugin:
         if video is not None:
             return video.build_video_task(task, model_cfg, info, resolve)
         if task == "diffusion":
-            from .diffusion_task import DiffusionTask
+            from .diffusion_task import ImageDiffusionTask
 
-            return DiffusionTask(model_cfg, info, resolve)
+            return ImageDiffusionTask(model_cfg, info, resolve)
         if task == "autoencoder":
             return AutoencoderTask(model_cfg, info)
         return ClassifierTask(model_cfg, info)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .embeddings import LabelEmbedder, TimestepEmbedder
+from .embeddings import LabelEmbedder, TimeLabelConditioned, TimestepEmbedder
 
 __all__ = ["UNet"]
 
@@ -36,7 +36,7 @@ class ResBlock(nn.Module):
         return self.skip(x) + self.conv2(F.silu(h))
 
 
-class UNet(nn.Module):
+class UNet(TimeLabelConditioned):
     """``channels_per_level`` widths, one resolution halving between consecutive levels."""
 
     def __init__(
@@ -46,14 +46,13 @@ class UNet(nn.Module):
         num_classes: int,
         channels_per_level: tuple[int, ...] = (32, 64),
         blocks_per_level: int = 1,
-        time_scale: float = 1.0,
     ):
         super().__init__()
         levels = list(channels_per_level)
         if image_size % (2 ** (len(levels) - 1)):
             raise ValueError(f"image size {image_size} cannot be halved {len(levels) - 1} times")
         emb = 4 * levels[0]
-        self.time_embed = TimestepEmbedder(emb, time_scale=time_scale)
+        self.time_embed = TimestepEmbedder(emb)
         self.label_embed = LabelEmbedder(num_classes, emb)
         self.stem = nn.Conv2d(channels, levels[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -79,18 +78,8 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    @property
-    def null_label(self) -> int:
-        return self.label_embed.null_label
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        labels: torch.Tensor,
-        cfg_null: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        emb = self.time_embed(t.reshape(-1).expand(x.shape[0])) + self.label_embed(labels, cfg_null)
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, cfg_null=None):
+        emb = self.condition(t, labels, cfg_null, x.shape[0])
         h = self.stem(x)
         hs = [h]
         for layer in self.down:

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from fick.domains.base import FickError
 
-__all__ = ["_load_frames"]
+__all__ = ["load_frames"]
 
 
-def _load_frames(value: Any, channels: int, size: int) -> torch.Tensor:
+def load_frames(value: Any, channels: int, size: int) -> torch.Tensor:
     """A condition's frames -> (T, C, H, W) in [-1, 1]: a tensor, an image file (one frame), or a
     clip (folder of frames, GIF, video file)."""
     if isinstance(value, torch.Tensor):

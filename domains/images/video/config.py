@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fick.domains.diffusion_config import DiffusionOptions, renamed_to
+
 __all__ = ["VideoClassifierConfig", "VideoDataConfig", "VideoDiffusionConfig"]
 
 
@@ -38,9 +40,10 @@ class VideoDataConfig:
 
 
 @dataclass
-class VideoDiffusionConfig:
+class VideoDiffusionConfig(DiffusionOptions):
     """``model:`` section of ``video-diffusion``: a Latte-style video DiT (``depth`` pairs of
-    spatial + temporal adaLN-Zero blocks)."""
+    spatial + temporal adaLN-Zero blocks); process, objective and sampling defaults:
+    ``DiffusionOptions``."""
 
     patch_size: int = 2
     width: int = 128
@@ -49,16 +52,12 @@ class VideoDiffusionConfig:
     mlp_ratio: float = 4.0
     class_dropout: float = 0.1
     vae: Any = None  # image autoencoder reference (None: pixel space); saved: embedded config
-    schedule: str = "cosine"
-    schedule_args: dict = field(default_factory=dict)
-    prediction: str = "epsilon"  # epsilon | v | x0
-    weighting: str = "uniform"  # uniform | min-snr
-    sampler: str = "ddim"
-    steps: int = 25
-    guidance: float = 2.0
     metrics_classifier: Any = None  # image classifier reference (per-frame accuracy, FID)
     video_classifier: Any = None  # video classifier reference (FVD)
     num_metric_samples: int = 0  # real validation clips compared with samples (0: all)
+    # old names of process / process_options (configs and shipped models before the rename)
+    schedule: str | None = renamed_to("process")
+    schedule_args: dict | None = renamed_to("process_options")
 
 
 @dataclass

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from ..dit import unpatchify
-from ..dit_blocks import AdaLNZeroBlock, FinalLayer
+from ..dit_blocks import AdaLNZeroBlock, FinalLayer, init_dit_weights
 from ..embeddings import (
     LabelEmbedder,
     PatchEmbed,
+    TimeLabelConditioned,
     TimestepEmbedder,
     sincos_embedding_1d,
     sincos_embedding_2d,
@@ -26,7 +27,7 @@ from ..embeddings import (
 __all__ = ["VideoDiT"]
 
 
-class VideoDiT(nn.Module):
+class VideoDiT(TimeLabelConditioned):
     """``forward(x, t, labels, cfg_null=None)``: x (B, C, T, H, W), t (B,) or scalar, labels (B,),
     ``cfg_null`` (B,) bool (those labels become the null class) -> a tensor shaped like x.
     ``depth`` counts (spatial, temporal) block pairs; ``frames`` is the longest clip the temporal
@@ -43,7 +44,6 @@ class VideoDiT(nn.Module):
         depth: int = 4,
         heads: int = 4,
         mlp_ratio: float = 4.0,
-        time_scale: float = 1.0,
     ):
         super().__init__()
         self.image_size, self.channels, self.frames, self.patch_size = (
@@ -62,51 +62,22 @@ class VideoDiT(nn.Module):
             sincos_embedding_1d(width, torch.arange(frames)).unsqueeze(0),
             persistent=False,
         )
-        self.time_embed = TimestepEmbedder(width, time_scale=time_scale)
+        self.time_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width)
         self.blocks = nn.ModuleList(
             AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(2 * depth)
         )
         self.final = FinalLayer(width, patch_size * patch_size * channels)
-        self._init_weights()
+        init_dit_weights(self)
 
-    def _init_weights(self) -> None:
-        # As the image DiT: Xavier linear layers, N(0, 0.02) embeddings, then adaLN-Zero.
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        w = self.patch_embed.proj.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        nn.init.zeros_(self.patch_embed.proj.bias)
-        nn.init.normal_(self.label_embed.table.weight, std=0.02)
-        for layer in (self.time_embed.mlp[0], self.time_embed.mlp[2]):
-            nn.init.normal_(layer.weight, std=0.02)
-        zeroed = [block.modulation[-1] for block in self.blocks]
-        zeroed += [self.final.linear, self.final.modulation[-1]]
-        for layer in zeroed:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-    @property
-    def null_label(self) -> int:
-        return self.label_embed.null_label
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        labels: torch.Tensor,
-        cfg_null: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, cfg_null=None):
         b, c, frames, h, w = x.shape
         if frames > self.frames:
             raise ValueError(f"clip of {frames} frames is longer than the model's {self.frames}")
         frames_first = x.transpose(1, 2).reshape(b * frames, c, h, w)
         tokens = self.patch_embed(frames_first) + self.pos_embed.to(x.dtype)  # (B*T, N, D)
         n, d = tokens.shape[1:]
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(b)
-        cond = self.time_embed(t) + self.label_embed(labels, cfg_null)  # (B, D)
+        cond = self.condition(t, labels, cfg_null, b)  # (B, D)
         spatial_cond = cond.repeat_interleave(frames, dim=0)  # one per frame
         temporal_cond = cond.repeat_interleave(n, dim=0)  # one per patch position
         for i, block in enumerate(self.blocks):
