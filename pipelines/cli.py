@@ -35,6 +35,7 @@ from fick.pipelines.cli_commands import (
     cmd_train,
 )
 from fick.pipelines.cli_evaluate import cmd_evaluate, cmd_sample
+from fick.pipelines.threads import add_thread_option, with_threads
 
 __all__ = ["Terminated", "build_parser", "main"]
 
@@ -136,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="register the final model under NAME in the MLflow registry",
     )
     p.add_argument("--alias", help="registry alias for --register (default 'current')")
-    p.set_defaults(func=cmd_train)
+    add_thread_option(p)
+    p.set_defaults(func=with_threads(cmd_train))
 
     p = subs.add_parser(
         "sample",
@@ -161,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="samples per shard (default 64)")
     p.add_argument("--experiment", default="samples", help="MLflow experiment (default 'samples')")
     p.add_argument("--no-track", action="store_true", help="do not log the samples to MLflow")
-    p.set_defaults(func=cmd_sample)
+    add_thread_option(p)
+    p.set_defaults(func=with_threads(cmd_sample))
 
     p = subs.add_parser(
         "evaluate",
