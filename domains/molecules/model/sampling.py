@@ -1,10 +1,12 @@
-"""Sampling helpers: atom counts, property targets, classifier-free guidance, scaffolds.
+"""Sampling helpers: atom counts, property targets, guidance, scaffolds.
 
-Classifier-free guidance for node-level states: the conditional and unconditional estimates
-come from one network call on the batch duplicated (two copies of every molecule, the second
-with its condition dropped), then combine as ``u + w (c - u)``: on positions, and on the class
-logits of the categorical components (combining logits keeps the guided estimate a probability
-vector after the softmax).
+Classifier-free guidance is fick.core.guidance's, on node-level states: the conditional and
+unconditional estimates come from one network call on the batch duplicated (two copies of every
+molecule, the second with its condition dropped; :func:`duplicate_graph` offsets the graph's
+indices), then combine as ``u + w (c - u)``: on positions, and on the class logits of the
+categorical components (combining logits keeps the guided estimate a probability vector after
+the softmax). Gradient guidance toward property targets (:func:`gradient_guided`) is the core's
+too, with the gradient of the property predictor's log-likelihood.
 
 Scaffolds and the centre of mass. Generated molecules live in the zero-centre-of-mass subspace,
 but a scaffold's positions are fixed in its own frame, and where the scaffold sits relative to
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from fick.core import guidance as core_guidance
 from fick.domains.base import FickError
 
 from .edges import bond_matrix_to_pairs
@@ -32,8 +35,9 @@ from .state import MoleculeGraph, MoleculeStateCodec
 __all__ = [
     "AtomCountSampler",
     "Scaffold",
-    "classifier_free_estimate",
+    "classifier_free_denoiser",
     "duplicate_graph",
+    "gradient_guided",
     "parse_condition",
 ]
 
@@ -134,19 +138,43 @@ def duplicate_graph(graph: MoleculeGraph) -> MoleculeGraph:
     )
 
 
-def classifier_free_estimate(denoiser, x_t, level, graph, cond, scale, self_cond=None):
-    """One batched call for the conditional and unconditional outputs, combined with ``scale``."""
-    g2 = duplicate_graph(graph)
-    x2 = {k: torch.cat([v, v]) for k, v in x_t.items()}
-    sc2 = {k: torch.cat([v, v]) for k, v in self_cond.items()} if self_cond else None
-    keep = torch.cat([torch.ones(graph.num_graphs, dtype=torch.bool, device=cond.device),
-                      torch.zeros(graph.num_graphs, dtype=torch.bool, device=cond.device)])
-    out = denoiser(x2, torch.cat([level, level]), g2, torch.cat([cond, cond]), keep, sc2)
-    guided = {}
-    for k, v in out.items():
-        c, u = v.chunk(2)
-        guided[k] = u + scale * (c - u)
-    return guided
+def classifier_free_denoiser(denoiser, scale: float, spec, *, rescale: float = 0.0,
+                             interval: tuple[float, float] | None = None):
+    """``denoiser`` (x_t, level, graph, condition, keep, self_cond) -> outputs, guided with
+    ``scale`` in one doubled call: a callable (x_t, level, graph, condition, self_cond) ->
+    outputs. ``spec``: the state's StateSpec (rescale's per-molecule std); ``interval``:
+    guidance only for noise levels in [low, high]."""
+
+    def network(x_t, level, *, graph, condition, self_cond, cfg_null):
+        return denoiser(x_t, level, graph, condition, ~cfg_null, self_cond)
+
+    guided = core_guidance.classifier_free(network, scale, rescale=rescale, interval=interval,
+                                           doublers={"graph": duplicate_graph}, spec=spec)
+
+    def call(x_t, level, graph, condition, self_cond=None):
+        return guided(x_t, level, graph=graph, condition=condition, self_cond=self_cond)
+
+    return call
+
+
+def gradient_guided(task, model, graph: MoleculeGraph, target: torch.Tensor, scale: float,
+                    spec=None):
+    """``model`` (x_t, t) -> clean estimate, wrapped to move the estimate toward ``target``
+    (data units) along the gradient of ``task.regressor``'s log-likelihood: x0 <- x0_hat +
+    scale sigma^2 / alpha grad_{x_t} f, alpha floored at 0.05 so the first, pure-noise steps
+    stay bounded (fick.core.guidance.gradient_guidance)."""
+    if task.codec.masked:
+        raise FickError("gradient guidance needs continuous categorical components: it is "
+                        "not available for model.categorical=mask")
+    if task.regressor is None:
+        raise FickError(
+            "gradient guidance needs a property predictor: set model.regressor to a trained "
+            "molecules regressor (fick train configs/molecules/qm9-regressor.yaml)"
+        )
+    fn = task.regressor.guide(task.cfg.condition, target, task.codec, graph)
+    return core_guidance.gradient_guidance(
+        model, lambda x0, t: fn(x0), scale, process=task.process, prediction="x0",
+        spec=spec if spec is not None else task.spec(graph), alpha_min=0.05)
 
 
 @dataclass

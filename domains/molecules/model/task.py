@@ -27,8 +27,13 @@ from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
 from .denoiser import MoleculeDenoiser
 from .fake_atoms import FakeAtoms
-from .gradient_guidance import gradient_guided
-from .sampling import AtomCountSampler, Scaffold, classifier_free_estimate, parse_condition
+from .sampling import (
+    AtomCountSampler,
+    Scaffold,
+    classifier_free_denoiser,
+    gradient_guided,
+    parse_condition,
+)
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
 
 __all__ = ["MoleculeDiffusion"]
@@ -261,14 +266,14 @@ class MoleculeDiffusion(Task):
         if scaffold is not None:
             mask, known = scaffold.mask_and_known(graph, self.codec)
         state = {"prev": None}
+        guided = (classifier_free_denoiser(self.denoiser, float(guidance), spec)
+                  if cond_b is not None and guidance not in (None, 1.0) else None)
 
         def model(x_t, t):
             level = self._level(torch.as_tensor(t, device=graph.batch.device).reshape(-1)
                                 .expand(graph.num_graphs))
-            if cond_b is not None and guidance not in (None, 1.0):
-                out = classifier_free_estimate(
-                    self.denoiser, x_t, level, graph, cond_b, float(guidance), state["prev"]
-                )
+            if guided is not None:
+                out = guided(x_t, level, graph, cond_b, state["prev"])
             else:
                 out = self.denoiser(x_t, level, graph, cond_b, keep, state["prev"])
             est = self.estimate_from_output(out)
@@ -278,7 +283,7 @@ class MoleculeDiffusion(Task):
 
         if options.get("gradient_guidance"):
             model = gradient_guided(self, model, graph, cond_units,
-                                          float(options["gradient_guidance"]))
+                                    float(options["gradient_guidance"]), spec)
         callback = None
         if progress is not None:
             def callback(i, *args, **kwargs):

@@ -1,14 +1,15 @@
-"""The property regressor: it learns a property, and its gradient guidance matches the core's
-rule (fick.core.guidance.gradient_guidance) where the core's dense implementation applies."""
+"""The property regressor: it learns a property, and gradient guidance toward a target moves
+each molecule's clean estimate by scale sigma^2 / max(alpha, 0.05) times the gradient of the
+predictor's log-likelihood with respect to the noisy state."""
 
 import pytest
 import torch
-from fick.core import guidance
 from fick.domains.molecules import plugin
 from fick.domains.molecules.data.records import make_record
 from fick.domains.molecules.model.config import MoleculeModelConfig, RegressorModelConfig
-from fick.domains.molecules.model.gradient_guidance import gradient_guided
+from fick.domains.molecules.model.sampling import gradient_guided
 from fick.domains.molecules.model.state import graph_from_counts
+from fick.pipelines.modelio import model_config
 from torch_geometric.data import Batch
 
 INFO = {
@@ -47,40 +48,44 @@ def test_regressor_learns_a_property():
         opt.step()
     after = reg.evaluate(held_out, None)["mae_alpha"]
     assert after < 0.35 * before and after < 0.4, (before, after)
-    again = plugin.build_task("regressor", reg.saved_config(), INFO, None)
+    again = plugin.build_task("regressor", model_config(plugin, "regressor", reg.saved_config()),
+                              INFO, None)
     again.load_state_dict(reg.state_dict())
     assert torch.allclose(again.predict_records(held_out), reg.predict_records(held_out))
 
 
-def test_gradient_guidance_matches_core_rule():
-    """On one-atom molecules every component has one row per sample, the case the core's
-    dense ``gradient_guidance`` handles: both must give the same guided estimate."""
+def test_gradient_guidance_step_on_molecules_of_different_sizes():
+    """Molecules of 2, 4 and 3 atoms at their own times (the last with alpha below the 0.05
+    floor): every node and pair row moves by its molecule's scale sigma^2 / max(alpha, 0.05)
+    times the gradient, computed here by autograd through the model and predictor."""
     torch.manual_seed(0)
     reg = plugin.build_task("regressor", RegressorModelConfig(properties=["alpha"], hidden=16,
                                                               layers=2), INFO, None)
     task = plugin.build_task("diffusion", MoleculeModelConfig(
-        hidden=16, edge_hidden=8, message_dim=8, layers=2, bonds=False, condition=["alpha"]),
-        INFO, None)
+        hidden=16, edge_hidden=8, message_dim=8, layers=2, condition=["alpha"]), INFO, None)
     task.regressor = reg
-    graph = graph_from_counts([1, 1, 1])
+    graph = graph_from_counts([2, 4, 3])
     g = torch.Generator().manual_seed(0)
-    x_t = {"pos": torch.zeros(3, 3), "atom_type": torch.randn(3, 5, generator=g),
-           "charge": torch.randn(3, 3, generator=g)}
-    t = torch.tensor([0.3, 0.5, 0.7])
+    pairs = graph.pair_index.shape[1]
+    x_t = {"pos": torch.randn(9, 3, generator=g), "atom_type": torch.randn(9, 5, generator=g),
+           "charge": torch.randn(9, 3, generator=g), "bond": torch.randn(pairs, 4, generator=g)}
+    t = torch.tensor([0.3, 0.6, 0.98])  # flow: alpha = 1 - t
 
     def model(x, tt):
-        out = task.denoiser(x, tt, graph)
-        return task.estimate_from_output(out)
+        return task.estimate_from_output(task.denoiser(x, tt, graph))
 
     target = torch.tensor([[3.0]])
     ours = gradient_guided(task, model, graph, target, 2.0)(x_t, t)
-    fn = reg.guide(["alpha"], target, task.codec, graph)
-    core = guidance.gradient_guidance(model, lambda x0, tt: fn(x0), 2.0, process=task.process,
-                                      prediction="x0")(x_t, t)
+    leaf = {k: v.clone().requires_grad_(True) for k, v in x_t.items()}
+    value = reg.guide(["alpha"], target, task.codec, graph)(model(leaf, t)).sum()
+    grads = dict(zip(leaf, torch.autograd.grad(value, list(leaf.values()))))
     unguided = model(x_t, t)
-    for k in ("atom_type", "charge"):
-        torch.testing.assert_close(ours[k], core[k], atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(ours["atom_type"], unguided["atom_type"])
+    gain = 2.0 * t**2 / (1 - t).clamp_min(0.05)
+    for k, grad in grads.items():
+        index = graph.pair_batch if k == "bond" else graph.batch
+        want = unguided[k] + gain[index, None] * grad
+        torch.testing.assert_close(ours[k], want.detach(), atol=1e-5, rtol=1e-5)
+        assert grad.abs().max() > 0, k
 
 
 def test_guided_sampling_runs_and_needs_a_regressor():
@@ -94,6 +99,6 @@ def test_guided_sampling_runs_and_needs_a_regressor():
         "regressor", RegressorModelConfig(properties=["alpha"], hidden=16, layers=1), INFO, None)
     out = task.sample(2, steps=3, condition={"alpha": 3.0}, gradient_guidance="1.0", atoms=4)
     assert len(out) == 2 and out[0].num_atoms == 4
-    saved = task.saved_config()
+    saved = model_config(plugin, "diffusion", task.saved_config())
     again = plugin.build_task("diffusion", saved, INFO, None)
     again.load_state_dict(task.state_dict())  # the regressor's weights travel with the model

@@ -7,8 +7,9 @@ from fick.domains.base import FickError
 from fick.domains.molecules import plugin
 from fick.domains.molecules.data.records import make_record
 from fick.domains.molecules.model.config import MoleculeModelConfig
-from fick.domains.molecules.model.sampling import AtomCountSampler, classifier_free_estimate
+from fick.domains.molecules.model.sampling import AtomCountSampler, classifier_free_denoiser
 from fick.domains.molecules.model.state import graph_from_counts
+from fick.pipelines.modelio import model_config
 from torch import nn
 from torch_geometric.data import Batch
 
@@ -148,23 +149,40 @@ def test_scaffold_from_sdf(tmp_path):
         task.sample(1, steps=2, fix=str(tmp_path / "missing.sdf"))
 
 
-def test_classifier_free_estimate_interpolates():
-    task = _task(condition=["alpha"]).eval()
+def test_classifier_free_guidance_interpolates_in_one_call():
+    """The guided outputs are u + w (c - u) of the network's conditional and unconditional
+    outputs (positions and logits), computed in one call on the duplicated graph, with the
+    self-conditioning input duplicated too; outside the interval the conditional alone."""
+    task = _task(condition=["alpha"], self_condition=True).eval()
     graph = graph_from_counts([3, 4])
     g = torch.Generator().manual_seed(0)
     x_t = {"pos": torch.randn(7, 3, generator=g), "atom_type": torch.randn(7, 5, generator=g),
            "charge": torch.randn(7, 3, generator=g), "bond": torch.randn(9, 4, generator=g)}
+    prev = {"pos": torch.randn(7, 3, generator=g), "atom_type": torch.rand(7, 5, generator=g),
+            "charge": torch.rand(7, 3, generator=g), "bond": torch.rand(9, 4, generator=g)}
     level = torch.tensor([0.3, 0.7])
     cond = torch.tensor([[0.5], [-1.0]])
     on, off = torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool)
+    calls = []
+    denoiser = task.denoiser
+
+    def counted(x, *args):
+        calls.append(x["pos"].shape[0])
+        return denoiser(x, *args)
+
+    spec = task.spec(graph)
     with torch.no_grad():
-        c = task.denoiser(x_t, level, graph, cond, on)
-        u = task.denoiser(x_t, level, graph, cond, off)
+        c = denoiser(x_t, level, graph, cond, on, prev)
+        u = denoiser(x_t, level, graph, cond, off, prev)
         for w in (0.0, 1.0, 3.0):
-            got = classifier_free_estimate(task.denoiser, x_t, level, graph, cond, w)
+            got = classifier_free_denoiser(counted, w, spec)(x_t, level, graph, cond, prev)
             for k in c:
                 torch.testing.assert_close(got[k], u[k] + w * (c[k] - u[k]), atol=1e-4,
                                            rtol=1e-4)
+        assert calls == [14, 14, 14]
+        late = classifier_free_denoiser(counted, 3.0, spec, interval=(0.0, 0.5))
+        got = late(x_t, level, graph, cond, prev)  # level 0.7 is outside
+        assert all(torch.equal(got[k], c[k]) for k in c) and calls[-1] == 7
 
 
 def test_conditional_sampling_and_errors():
@@ -203,10 +221,11 @@ def test_plugin_contract_and_saved_config_round_trip():
     with pytest.raises(TypeError):
         types["model"](no_such_key=1)
     task = _task(self_condition=True, condition=["gap"])
-    again = plugin.build_task("diffusion", task.saved_config(), INFO, None)
+    saved = model_config(plugin, "diffusion", task.saved_config())  # as fick loads it
+    again = plugin.build_task("diffusion", saved, INFO, None)
     again.load_state_dict(task.state_dict())
-    with pytest.raises(FickError):
-        plugin.build_task("diffusion", {**task.saved_config(), "bogus": 1}, INFO, None)
+    with pytest.raises(FickError, match="bogus"):
+        model_config(plugin, "diffusion", {**task.saved_config(), "bogus": 1})
     with pytest.raises(FickError):
         plugin.config_types("nope")
 
