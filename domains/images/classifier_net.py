@@ -11,7 +11,11 @@ __all__ = ["SmallCNN"]
 
 class SmallCNN(nn.Module):
     """Conv blocks halving the resolution, global average pooling, a ``feature_dim`` penultimate
-    layer, then logits. Works for any image size >= 2**len(widths)."""
+    layer, then logits. Works for any image size >= 2**len(widths). The video classifier is the
+    same network in 3D (``conv``, ``norm`` and ``pooling`` are its hooks)."""
+
+    conv: type[nn.Module] = nn.Conv2d
+    norm: type[nn.Module] = nn.BatchNorm2d
 
     def __init__(
         self,
@@ -24,15 +28,15 @@ class SmallCNN(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         ch = channels
-        for w in widths:
+        for i, w in enumerate(widths):
             layers += [
-                nn.Conv2d(ch, w, 3, padding=1),
-                nn.BatchNorm2d(w),
+                self.conv(ch, w, 3, padding=1),
+                self.norm(w),
                 nn.ReLU(),
-                nn.Conv2d(w, w, 3, padding=1),
-                nn.BatchNorm2d(w),
+                self.conv(w, w, 3, padding=1),
+                self.norm(w),
                 nn.ReLU(),
-                nn.MaxPool2d(2),
+                self.pooling(i),
             ]
             ch = w
         self.body = nn.Sequential(*layers)
@@ -40,10 +44,13 @@ class SmallCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(feature_dim, num_classes)
 
+    def pooling(self, stage: int) -> nn.Module:
+        return nn.MaxPool2d(2)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features (B, feature_dim): the space FID and IS are measured in."""
-        h = self.body(x).mean(dim=(2, 3))
-        return F.relu(self.project(h))
+        """Penultimate features (B, feature_dim): the space FID and IS (FVD) are measured in."""
+        h = self.body(x)
+        return F.relu(self.project(h.mean(dim=tuple(range(2, h.dim())))))
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(features))

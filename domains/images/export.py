@@ -20,6 +20,7 @@ __all__ = [
     "ImageSample",
     "load_images",
     "make_grid",
+    "sample_files",
     "save_image",
     "VIEW_MIN_SIDE",
     "upscale_factor",
@@ -107,21 +108,28 @@ def write_samples(
     return files
 
 
+def sample_files(path: Path, suffix: str, example: str) -> list[Path]:
+    """``path`` itself, or the ``*.suffix`` files of a folder sorted by name (grids
+    excluded); a FickError when there are none (``example``: a file name fick writes)."""
+    path = Path(path)
+    kind = suffix.upper()
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FickError(
+            f"samples path '{path}' does not exist: pass a folder of {kind}s written by fick sample"
+        )
+    files = sorted(p for p in path.glob(f"*.{suffix}") if not p.stem.endswith("grid"))
+    if not files:
+        raise FickError(f"no sample {kind}s in '{path}': expected files like {example}")
+    return files
+
+
 def load_images(path: Path) -> list[ImageSample]:
     """A PNG file or a folder of PNGs (grids excluded) -> samples, sorted by file name."""
     from PIL import Image
 
-    path = Path(path)
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(p for p in path.glob("*.png") if not p.stem.endswith("grid"))
-    else:
-        raise FickError(
-            f"samples path '{path}' does not exist: pass a folder of PNGs written by fick sample"
-        )
-    if not files:
-        raise FickError(f"no sample PNGs in '{path}': expected files like sample_0007_label3.png")
+    files = sample_files(path, "png", "sample_0007_label3.png")
     samples = []
     for f in files:
         with Image.open(f) as img:

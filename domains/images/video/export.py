@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from fick.domains.base import FickError
 
-from ..export import VIEW_MIN_SIDE, upscale_factor
+from ..export import VIEW_MIN_SIDE, sample_files, upscale_factor
 
 __all__ = [
     "VideoSample",
@@ -176,17 +176,7 @@ def _is_grey_palette(img) -> bool:
 def load_video_samples(path: Path) -> list[VideoSample]:
     """A GIF or a folder of GIFs written by ``write_video_samples`` -> samples sorted by file
     name (labels from the names); a lone MP4 is read with imageio too."""
-    path = Path(path)
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(path.glob("*.gif"))
-    else:
-        raise FickError(
-            f"samples path '{path}' does not exist: pass a folder of GIFs written by fick sample"
-        )
-    if not files:
-        raise FickError(f"no sample GIFs in '{path}': expected files like sample_0003_label7.gif")
+    files = sample_files(path, "gif", "sample_0003_label7.gif")
     samples = []
     for f in files:
         if f.suffix.lower() == ".gif":

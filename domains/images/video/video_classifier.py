@@ -9,50 +9,20 @@ frames look right but move wrongly.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..classifier_net import SmallCNN
 
 __all__ = ["VideoCNN"]
 
 
-class VideoCNN(nn.Module):
+class VideoCNN(SmallCNN):
     """Stages of two 3x3x3 convolutions (BatchNorm, ReLU), each halving space and, from the
-    second stage on, time; global average pooling; a ``feature_dim`` layer; logits."""
+    second stage on, time; global average pooling; a ``feature_dim`` layer; logits. Features of
+    (B, C, T, H, W) clips in [-1, 1] are the FVD feature space."""
 
-    def __init__(
-        self,
-        channels: int,
-        num_classes: int,
-        widths: tuple[int, ...] = (16, 32, 64),
-        feature_dim: int = 64,
-        dropout: float = 0.2,
-    ):
-        super().__init__()
-        layers: list[nn.Module] = []
-        ch = channels
-        for i, w in enumerate(widths):
-            layers += [
-                nn.Conv3d(ch, w, 3, padding=1),
-                nn.BatchNorm3d(w),
-                nn.ReLU(),
-                nn.Conv3d(w, w, 3, padding=1),
-                nn.BatchNorm3d(w),
-                nn.ReLU(),
-                nn.MaxPool3d((1 if i == 0 else 2, 2, 2), ceil_mode=True),
-            ]
-            ch = w
-        self.body = nn.Sequential(*layers)
-        self.project = nn.Linear(ch, feature_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, num_classes)
+    conv = nn.Conv3d
+    norm = nn.BatchNorm3d
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, T, H, W) in [-1, 1] -> (B, feature_dim): the FVD feature space."""
-        return F.relu(self.project(self.body(x).mean(dim=(2, 3, 4))))
-
-    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits_from_features(self.features(x))
+    def pooling(self, stage: int) -> nn.Module:
+        return nn.MaxPool3d((1 if stage == 0 else 2, 2, 2), ceil_mode=True)

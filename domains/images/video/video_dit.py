@@ -10,65 +10,33 @@ init are the image DiT's (``fick.domains.images``), reused by reshaping the toke
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Any
 
-from ..dit import unpatchify
-from ..dit_blocks import AdaLNZeroBlock, FinalLayer, init_dit_weights
-from ..embeddings import (
-    LabelEmbedder,
-    PatchEmbed,
-    TimeLabelConditioned,
-    TimestepEmbedder,
-    sincos_embedding_1d,
-    sincos_embedding_2d,
-)
+import torch
+
+from ..dit import DiT, unpatchify
+from ..embeddings import sincos_embedding_1d
 
 __all__ = ["VideoDiT"]
 
 
-class VideoDiT(TimeLabelConditioned):
+class VideoDiT(DiT):
     """``forward(x, t, labels, cfg_null=None)``: x (B, C, T, H, W), t (B,) or scalar, labels (B,),
     ``cfg_null`` (B,) bool (those labels become the null class) -> a tensor shaped like x.
     ``depth`` counts (spatial, temporal) block pairs; ``frames`` is the longest clip the temporal
-    embedding covers (shorter clips use its first rows)."""
+    embedding covers (shorter clips use its first rows); the other options are the image DiT's
+    (``image_size``, ``channels``, ``num_classes``, ``patch_size``, ``width``, ``heads``,
+    ``mlp_ratio``), whose modules, parameter names and initialisation it keeps."""
 
-    def __init__(
-        self,
-        image_size: int,
-        channels: int,
-        frames: int,
-        num_classes: int,
-        patch_size: int = 2,
-        width: int = 128,
-        depth: int = 4,
-        heads: int = 4,
-        mlp_ratio: float = 4.0,
-    ):
-        super().__init__()
-        self.image_size, self.channels, self.frames, self.patch_size = (
-            image_size,
-            channels,
-            frames,
-            patch_size,
-        )
-        self.patch_embed = PatchEmbed(channels, width, patch_size)
-        grid = image_size // patch_size
-        self.register_buffer(
-            "pos_embed", sincos_embedding_2d(width, grid, grid).unsqueeze(0), persistent=False
-        )
+    def __init__(self, *, frames: int, depth: int = 4, **dit_options: Any):
+        super().__init__(depth=2 * depth, **dit_options)
+        self.frames = frames
+        width = self.pos_embed.shape[-1]
         self.register_buffer(
             "time_pos_embed",
             sincos_embedding_1d(width, torch.arange(frames)).unsqueeze(0),
             persistent=False,
         )
-        self.time_embed = TimestepEmbedder(width)
-        self.label_embed = LabelEmbedder(num_classes, width)
-        self.blocks = nn.ModuleList(
-            AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(2 * depth)
-        )
-        self.final = FinalLayer(width, patch_size * patch_size * channels)
-        init_dit_weights(self)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, cfg_null=None):
         b, c, frames, h, w = x.shape
