@@ -38,6 +38,7 @@ __all__ = [
     "classifier_free_denoiser",
     "duplicate_graph",
     "gradient_guided",
+    "guidance_options",
     "parse_condition",
 ]
 
@@ -155,6 +156,32 @@ def classifier_free_denoiser(denoiser, scale: float, spec, *, rescale: float = 0
         return guided(x_t, level, graph=graph, condition=condition, self_cond=self_cond)
 
     return call
+
+
+def guidance_options(options: dict[str, Any], guided: bool) -> dict[str, Any]:
+    """The sampling options ``guidance_rescale`` (phi in [0, 1]) and ``guidance_interval``
+    ("LOW-HIGH" noise levels in [0, 1], or a pair) as keywords of
+    :func:`classifier_free_denoiser`; refused where no classifier-free guidance runs."""
+    given = [k for k in ("guidance_rescale", "guidance_interval") if options.get(k) is not None]
+    if given and not guided:
+        raise FickError(f"{' and '.join(given)} shape classifier-free guidance: pass "
+                        "--guidance W (W other than 1) and --condition NAME=VALUE")
+    interval = options.get("guidance_interval")
+    try:
+        rescale = float(options.get("guidance_rescale") or 0.0)
+        if interval is not None:
+            parts = interval.replace(",", "-").split("-") if isinstance(interval, str) \
+                else interval
+            lo, hi = (float(p) for p in parts)
+            interval = (lo, hi)
+    except (TypeError, ValueError):
+        raise FickError(f"guidance_rescale={options.get('guidance_rescale')!r}, "
+                        f"guidance_interval={options.get('guidance_interval')!r}: use a number "
+                        "in [0, 1] and LOW-HIGH noise levels, e.g. 0.1-0.9") from None
+    if interval is not None and not 0.0 <= interval[0] < interval[1] <= 1.0:
+        raise FickError(f"guidance_interval {interval[0]}-{interval[1]}: need "
+                        "0 <= low < high <= 1 (noise levels)")
+    return {"rescale": rescale, "interval": interval}
 
 
 def gradient_guided(task, model, graph: MoleculeGraph, target: torch.Tensor, scale: float,

@@ -32,6 +32,7 @@ from .sampling import (
     Scaffold,
     classifier_free_denoiser,
     gradient_guided,
+    guidance_options,
     parse_condition,
 )
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_counts
@@ -210,7 +211,8 @@ class MoleculeDiffusion(Task):
         """Draw ``n`` molecules. Options: ``atoms`` (int, "15-20" or a list of counts),
         ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``, ``shift``
         (the sampling grid's time shift, flow models), ``force`` (atom counts beyond the
-        training range),
+        training range), ``guidance_rescale`` / ``guidance_interval`` (classifier-free
+        guidance's rescale phi and the noise levels "LOW-HIGH" in [0, 1] where it applies),
         ``gradient_guidance`` (scale of property-predictor guidance toward ``condition``)."""
         core = _core()
         device = next(iter([*self.parameters(), *self.buffers()]), torch.empty(0)).device
@@ -266,8 +268,10 @@ class MoleculeDiffusion(Task):
         if scaffold is not None:
             mask, known = scaffold.mask_and_known(graph, self.codec)
         state = {"prev": None}
-        guided = (classifier_free_denoiser(self.denoiser, float(guidance), spec)
-                  if cond_b is not None and guidance not in (None, 1.0) else None)
+        use_cfg = cond_b is not None and guidance not in (None, 1.0)
+        cfg_options = guidance_options(options, use_cfg)
+        guided = (classifier_free_denoiser(self.denoiser, float(guidance), spec, **cfg_options)
+                  if use_cfg else None)
 
         def model(x_t, t):
             level = self._level(torch.as_tensor(t, device=graph.batch.device).reshape(-1)

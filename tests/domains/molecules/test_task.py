@@ -185,6 +185,44 @@ def test_classifier_free_guidance_interpolates_in_one_call():
         assert all(torch.equal(got[k], c[k]) for k in c) and calls[-1] == 7
 
 
+def test_guidance_rescale_and_interval_options():
+    """Rescale gives every molecule's guided outputs its conditional std (per molecule for
+    node rows, per molecule's pairs for bonds); an interval that excludes every level samples
+    as the conditional model; bad or unused options are refused."""
+    task = _task(condition=["alpha"]).eval()
+    graph = graph_from_counts([3, 5])
+    g = torch.Generator().manual_seed(1)
+    pairs = graph.pair_index.shape[1]
+    x_t = {"pos": torch.randn(8, 3, generator=g), "atom_type": torch.randn(8, 5, generator=g),
+           "charge": torch.randn(8, 3, generator=g), "bond": torch.randn(pairs, 4, generator=g)}
+    level, cond = torch.tensor([0.4, 0.6]), torch.tensor([[1.5], [-0.5]])
+    with torch.no_grad():
+        c = task.denoiser(x_t, level, graph, cond, torch.ones(2, dtype=torch.bool))
+        got = classifier_free_denoiser(task.denoiser, 4.0, task.spec(graph), rescale=1.0)(
+            x_t, level, graph, cond)
+    for k in c:
+        index = graph.pair_batch if k == "bond" else graph.batch
+        for m in range(2):
+            torch.testing.assert_close(got[k][index == m].std(), c[k][index == m].std())
+    kw = dict(condition={"alpha": 80.0}, atoms=4, steps=3, sampler="flow-euler")
+    plain = task.sample(2, guidance=1.0, generator=torch.Generator().manual_seed(0), **kw)
+    never = task.sample(2, guidance=3.0, guidance_interval="0-0.00001",
+                        generator=torch.Generator().manual_seed(0), **kw)
+    always = task.sample(2, guidance=3.0, guidance_interval="0-1",
+                         generator=torch.Generator().manual_seed(0), **kw)
+    for a, b, w in zip(plain, never, always):
+        assert torch.equal(a.pos, b.pos) and torch.equal(a.atom_type, b.atom_type)
+        assert not torch.allclose(a.pos, w.pos)
+    out = task.sample(2, guidance=3.0, guidance_rescale="0.7", guidance_interval="0.2-0.9", **kw)
+    assert [r.num_atoms for r in out] == [4, 4]
+    with pytest.raises(FickError, match="guidance_rescale shape classifier-free guidance"):
+        task.sample(1, steps=2, atoms=4, guidance_rescale=0.5)
+    with pytest.raises(FickError, match="need 0 <= low < high <= 1"):
+        task.sample(1, guidance=2.0, guidance_interval="0.9-0.1", **{**kw, "steps": 1})
+    with pytest.raises(FickError, match="LOW-HIGH"):
+        task.sample(1, guidance=2.0, guidance_rescale="lots", **{**kw, "steps": 1})
+
+
 def test_conditional_sampling_and_errors():
     task = _task(condition=["alpha"]).eval()
     out = task.sample(2, steps=2, condition={"alpha": 80.0}, guidance=2.0, atoms=4)
