@@ -30,7 +30,9 @@ _NAME = re.compile(r"^moses3d(?:-seed(\d+))?(?::(.+))?$", re.IGNORECASE)
 
 
 def is_moses3d(name: str) -> bool:
-    return bool(_NAME.match(name))
+    """Does ``name`` mean MOSES3D? Every name starting with "moses3d" does (the importer refuses
+    them), so a mistyped one (``moses3d-sed1``) gets MOSES3D's error, not an imported dataset's."""
+    return name.strip().lower().startswith("moses3d")
 
 
 def _parse(name: str, cache_dir: Path | None = None) -> tuple[int, Path]:

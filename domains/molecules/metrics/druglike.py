@@ -43,12 +43,13 @@ def evaluate_druglike_records(
     moses: str = "all",
     posebusters: str | None = "fast",
     strain: bool = True,
+    references: Sequence[str] = ("test", "testsf"),
     exclude_evaluated: bool = False,
 ) -> SdfEvaluation:
     """``evaluate_records`` of molecule records (options as there; MOSES on by default)."""
     return evaluate_records(sdf_records(molecules, elements), moses=moses,
                             posebusters=posebusters, strain=strain, train_smiles=train_smiles,
-                            exclude_evaluated=exclude_evaluated)
+                            references=references, exclude_evaluated=exclude_evaluated)
 
 
 def druglike_sample_metrics(samples: Sequence[Any], elements: Sequence[str],

@@ -188,6 +188,9 @@ def _moses_applies(scores: Sequence[dict[str, Any]]) -> bool:
                                                         if m is not None])) >= 10
 
 
+MOSES_SETS = {"test": "test", "testsf": "test_scaffolds"}  # metric suffix -> MOSES split
+
+
 def evaluate_records(
     records: Sequence[SdfRecord],
     skipped: Sequence[SkippedRecord] = (),
@@ -196,6 +199,7 @@ def evaluate_records(
     posebusters: str | None = "fast",
     strain: bool = True,
     train_smiles: Iterable[str] | None = None,
+    references: Sequence[str] = ("test", "testsf"),
     exclude_evaluated: bool = False,
 ) -> SdfEvaluation:
     """``evaluate_rdkit_molecules`` plus the MOSES metrics: the one evaluator behind
@@ -204,16 +208,20 @@ def evaluate_records(
     ``moses``: "auto" (the full MOSES test and scaffold-test sets when the molecules are
     drug-like, see ``_moses_applies``), "all", a subset size N (a fixed random subset of each
     set, cached apart), or "none". ``novelty`` is against ``train_smiles`` (when given),
-    ``novelty_moses`` against MOSES's training SMILES. ``exclude_evaluated``: compare with the
+    ``novelty_moses`` against MOSES's training SMILES. ``references``: which of MOSES's test
+    ("test") and scaffold-test ("testsf") sets to compare with. ``exclude_evaluated``: compare with the
     references less the evaluated molecules (MOSES test molecules are in the test set)."""
     from .moses_metrics import moses_smiles
     from .moses_reference import reference_smiles, reference_statistics
 
-    result = evaluate_rdkit_molecules(records, skipped, posebusters=posebusters, strain=strain,
-                                      train_smiles=train_smiles)
     choice = str(moses).strip().lower()
     if choice not in ("auto", "all", "none") and not choice.isdigit():
         raise FickError(f"moses={moses!r}: use auto, all, none or a reference size N")
+    unknown = [r for r in references if r not in MOSES_SETS]
+    if unknown or not references:
+        raise FickError(f"MOSES references {list(references)}: choose from {list(MOSES_SETS)}")
+    result = evaluate_rdkit_molecules(records, skipped, posebusters=posebusters, strain=strain,
+                                      train_smiles=train_smiles)
     if choice == "auto":
         choice = "all" if _moses_applies(result.scores) else "none"
         if choice == "none" and result.scores:
@@ -223,14 +231,12 @@ def evaluate_records(
     if choice == "none" or not smiles:
         return result
     size = None if choice == "all" else int(choice)
-    refs = {"test": reference_statistics("test", size),
-            "testsf": reference_statistics("test_scaffolds", size)}
+    refs = {r: reference_statistics(MOSES_SETS[r], size) for r in references}
     if exclude_evaluated:
-        refs = {"test": refs["test"].excluding(reference_smiles("test", size), smiles),
-                "testsf": refs["testsf"].excluding(reference_smiles("test_scaffolds", size),
-                                                   smiles)}
-    result.notes.append(f"MOSES references: {refs['test'].size} test and "
-                        f"{refs['testsf'].size} scaffold-test SMILES")
+        refs = {r: ref.excluding(reference_smiles(MOSES_SETS[r], size), smiles)
+                for r, ref in refs.items()}
+    result.notes.append("MOSES references: " + ", ".join(
+        f"{ref.size} {MOSES_SETS[r].replace('_', '-')} SMILES" for r, ref in refs.items()))
     result.metrics.update(moses_metrics(smiles, refs, train_smiles=set(moses_smiles("train"))))
     return result
 

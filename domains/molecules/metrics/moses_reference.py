@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ __all__ = [
 
 _CACHE_VERSION = 1
 _CHUNK = 2048  # SMILES per ChemNet pass: bounded memory, and a progress bar that moves
+_CLAIM_POLL_S = 5.0  # how often to look for a chunk that another process is computing
+_CLAIM_STALE_S = 900.0  # a claim this old is taken over (a chunk takes a minute or two)
 
 
 @dataclass
@@ -130,12 +133,39 @@ def _chemnet():
     return fcd.load_ref_model()
 
 
-def _chunk_activations(smiles: Sequence[str], partial_dir: Path | None) -> np.ndarray:
-    """ChemNet activations of one chunk, read from / written to ``partial_dir`` when given."""
+def _predict(smiles: Sequence[str]) -> np.ndarray:
     import fcd
 
+    # n_jobs=0: the SMILES are encoded in this process; a DataLoader worker would be forked from
+    # a process holding the whole reference, for every chunk
+    return fcd.get_predictions(_chemnet(), list(smiles), n_jobs=0)
+
+
+def _claimed_elsewhere(claim: Path) -> bool:
+    """Is ``claim`` (a chunk being computed) held by another live process on this machine? A
+    claim of a dead process, or older than ``_CLAIM_STALE_S``, is removed."""
+    try:
+        pid = int(claim.read_text() or 0)
+        age = time.time() - claim.stat().st_mtime
+    except (OSError, ValueError):
+        return claim.exists()
+    if pid != os.getpid() and age < _CLAIM_STALE_S:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return True
+    claim.unlink(missing_ok=True)
+    return False
+
+
+def _chunk_activations(smiles: Sequence[str], partial_dir: Path | None) -> np.ndarray | None:
+    """ChemNet activations of one chunk, read from / written to ``partial_dir`` when given;
+    None while another process computes that chunk (it holds ``<chunk>.claim``)."""
     if partial_dir is None:
-        return fcd.get_predictions(_chemnet(), list(smiles))
+        return _predict(smiles)
     digest = hashlib.sha1("\n".join(smiles).encode()).hexdigest()[:16]
     path = partial_dir / f"act-{digest}.npy"
     if path.is_file():
@@ -145,11 +175,23 @@ def _chunk_activations(smiles: Sequence[str], partial_dir: Path | None) -> np.nd
                 return act
         except (OSError, ValueError):
             pass  # a damaged chunk: compute it again
-    act = fcd.get_predictions(_chemnet(), list(smiles))
     partial_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, act)
-    os.replace(tmp, path)
+    claim = path.with_suffix(".claim")
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        if _claimed_elsewhere(claim):
+            return None
+        return _chunk_activations(smiles, partial_dir)
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        act = _predict(smiles)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, act)
+        os.replace(tmp, path)
+    finally:
+        claim.unlink(missing_ok=True)
     return act
 
 
@@ -157,14 +199,34 @@ def fcd_activations(smiles: Sequence[str], *, progress: bool = False,
                     partial_dir: Path | None = None) -> np.ndarray:
     """(N, 512) ChemNet activations of SMILES (``fcd.get_predictions``), in chunks of
     ``_CHUNK``; with ``partial_dir`` each finished chunk is kept there (named by a digest of its
-    SMILES) and reused by a later call, so an interrupted computation resumes."""
-    chunks = range(0, len(smiles), _CHUNK)
+    SMILES) and reused by a later call, so an interrupted computation resumes, and processes
+    computing the same reference at once share the chunks out (a chunk another one is
+    computing is skipped, then read once it is written)."""
+    starts = list(range(0, len(smiles), _CHUNK))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        chunks = tqdm(chunks, desc="ChemNet", unit="chunk", leave=False)
-    parts = [_chunk_activations(smiles[i:i + _CHUNK], partial_dir) for i in chunks]
-    return np.concatenate(parts) if parts else np.zeros((0, 512), dtype=np.float32)
+        bar = tqdm(total=len(starts), desc="ChemNet", unit="chunk", leave=False)
+    parts: dict[int, np.ndarray] = {}
+    while starts:
+        waiting = []
+        for i in starts:
+            act = _chunk_activations(smiles[i:i + _CHUNK], partial_dir)
+            if act is None:
+                waiting.append(i)
+            else:
+                parts[i] = act
+                if bar is not None:
+                    bar.update()
+        if waiting:
+            time.sleep(_CLAIM_POLL_S)
+        starts = waiting
+    if bar is not None:
+        bar.close()
+    if not parts:
+        return np.zeros((0, 512), dtype=np.float32)
+    return np.concatenate([parts[i] for i in sorted(parts)])
 
 
 def fcd_distance(smiles: Sequence[str], mu: np.ndarray, sigma: np.ndarray) -> float:
@@ -182,8 +244,8 @@ def compute_reference(smiles: Sequence[str], name: str = "custom", *,
                       progress: bool = False, partial_dir: Path | None = None
                       ) -> MosesReference:
     """The statistics of a reference set of SMILES (``partial_dir``: see ``fcd_activations``)."""
-    mols = smiles_to_mols(smiles)
     act = fcd_activations(smiles, progress=progress, partial_dir=partial_dir).astype(np.float64)
+    mols = smiles_to_mols(smiles)
     return MosesReference(
         name, len(smiles), act.mean(0), np.cov(act.T), morgan_fingerprints(mols),
         fragment_counts(mols), scaffold_counts(mols),

@@ -93,6 +93,6 @@ def test_test_molecules_are_compared_with_the_test_set_less_themselves(tiny_mose
     assert within.metrics["snn/test"] == pytest.approx(1.0)  # each finds itself
     assert apart.metrics["snn/test"] < 0.9
     assert apart.metrics["fcd/test"] > within.metrics["fcd/test"]
-    assert "35 test" in " ".join(apart.notes)
+    assert "35 test SMILES" in " ".join(apart.notes)
     with pytest.raises(mm.FickError, match="moses='often'"):
         evaluate_druglike_records(good, MOSES3D_ELEMENTS, moses="often")

@@ -113,8 +113,42 @@ def test_interrupted_activations_resume_from_finished_chunks(tmp_path, monkeypat
     (tmp_path / f"act-{third}.npy").unlink()  # as if killed during the third chunk
     calls = []
     real = fcd.get_predictions
-    monkeypatch.setattr(fcd, "get_predictions", lambda m, s: calls.append(s) or real(m, s))
+    monkeypatch.setattr(fcd, "get_predictions",
+                        lambda m, s, **k: calls.append(s) or real(m, s, **k))
     again = mr.fcd_activations(reference, partial_dir=tmp_path)
     assert calls == [reference[16:24]]  # only the missing chunk is computed again
     assert np.array_equal(whole, again)
     assert np.allclose(whole, mr.fcd_activations(reference), atol=1e-5)
+
+
+def test_a_chunk_claimed_by_a_live_process_is_waited_for(tmp_path, monkeypatch, reference):
+    import subprocess
+    import threading
+
+    monkeypatch.setattr(mr, "_CHUNK", 20)
+    monkeypatch.setattr(mr, "_CLAIM_POLL_S", 0.05)
+    expected = mr.fcd_activations(reference)
+    first = hashlib.sha1("\n".join(reference[:20]).encode()).hexdigest()[:16]
+    second = hashlib.sha1("\n".join(reference[20:]).encode()).hexdigest()[:16]
+    other = subprocess.Popen(["sleep", "60"])  # a live process that "computes" chunk 1
+    try:
+        (tmp_path / f"act-{first}.claim").write_text(str(other.pid))
+        (tmp_path / f"act-{second}.claim").write_text("999999999")  # dead: taken over
+
+        def finish_elsewhere():
+            np.save(tmp_path / f"act-{first}.npy", expected[:20])
+            (tmp_path / f"act-{first}.claim").unlink()
+
+        timer = threading.Timer(1.0, finish_elsewhere)
+        timer.start()
+        calls = []
+        real = fcd.get_predictions
+        monkeypatch.setattr(fcd, "get_predictions",
+                            lambda m, s, **k: calls.append(s) or real(m, s, **k))
+        got = mr.fcd_activations(reference, partial_dir=tmp_path)
+        timer.join()
+    finally:
+        other.kill()
+    assert calls == [reference[20:]]  # the claimed chunk was read, not computed again
+    assert np.allclose(got, expected, atol=1e-5)
+    assert not list(tmp_path.glob("*.claim"))
