@@ -27,9 +27,11 @@ EL = ["H", "C", "N", "O", "F", "S"]
 # one marker element per molecule, laid out two by two: O N / F S
 MARKERS = {"O": "O", "N": "N", "F": "F", "S": "S"}
 CELL = 280
-# Chromium's own background services (updates, clock, sign-in) that it contacts whatever the page
-# is; any other host seen by the proxy was asked for by the page
-BROWSER_HOSTS = {"update.googleapis.com", "clients2.google.com", "accounts.google.com",
+# Chromium's own background services (updates, clock, sign-in; Chromium 150 also probes
+# www.google.com at start-up) that it contacts whatever the page is; any other host seen by the
+# proxy was asked for by the page
+BROWSER_HOSTS = {"www.google.com", "update.googleapis.com", "clients2.google.com",
+                 "accounts.google.com",
                  "redirector.gvt1.com", "optimizationguide-pa.googleapis.com",
                  "content-autofill.googleapis.com", "safebrowsingohttpgateway.googleapis.com"}
 
