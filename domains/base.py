@@ -28,7 +28,18 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-__all__ = ["DataBundle", "DomainPlugin", "FickError", "Progress", "Resolver", "Task"]
+__all__ = [
+    "COMPANION",
+    "GENERATOR",
+    "Capabilities",
+    "DataBundle",
+    "DomainPlugin",
+    "FickError",
+    "PluginDefaults",
+    "Progress",
+    "Resolver",
+    "Task",
+]
 
 
 # One user-facing error class for the whole package: the core defines it (it may import nothing
@@ -61,28 +72,77 @@ class DataBundle:
     extras: dict[str, Any] = field(default_factory=dict)  # anything else metrics need
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a task can do besides training, declared by its class (``Task.capabilities``).
+
+    Pipelines read the declaration instead of trying a method and catching an error: ``fick
+    sample`` refuses a task that does not sample, validation during training draws, scores and
+    exports samples only where declared, and otherwise scores each validation batch."""
+
+    sample: bool = False  # Task.sample draws samples (fick sample, validation samples)
+    evaluate: bool = False  # Task.evaluate gives metrics of samples (fick evaluate, val/ metrics)
+    export: bool = False  # Task.export writes samples as files (sample folders, validation files)
+    validation_metrics: bool = True  # validation scores batches with Task.validation_metrics
+
+
+# The two usual declarations: a generator (validation draws samples instead of scoring batches)
+# and a companion network (a VAE, classifier, vocoder or regressor; validation scores batches).
+GENERATOR = Capabilities(sample=True, evaluate=True, export=True, validation_metrics=False)
+COMPANION = Capabilities()
+# what a class that declares no ``capabilities`` gets, by its ``kind``
+_CAPABILITIES_OF_KIND = {"diffusion": GENERATOR}
+
+
 class Task(nn.Module):
     """A trainable model of one domain.
 
-    The generic LightningModule calls ``loss`` on every batch and, during validation, ``sample``
-    then ``evaluate`` then ``export`` (diffusion tasks) or ``evaluate`` on the validation loader
-    (other tasks, through ``validation_metrics``). Weights are everything in ``state_dict()``,
-    companion networks included, so a saved model is self-contained.
+    The generic LightningModule calls ``loss`` on every batch; what else it calls follows the
+    class's declared ``capabilities``: during validation a generator is sampled, evaluated and
+    its samples exported, another task is scored by ``validation_metrics``. Weights are
+    everything in ``state_dict()``, companion networks included, so a saved model is
+    self-contained.
     """
 
+    # what the task is: diffusion (a generator), autoencoder, classifier, vocoder, regressor
     kind: ClassVar[str] = "diffusion"
+    # what it can do; a class that declares none gets GENERATOR for kind "diffusion", else
+    # COMPANION (see __init_subclass__)
+    capabilities: ClassVar[Capabilities] = GENERATOR
+    # attribute names of the companion networks it holds (each a Task, or None when not used),
+    # e.g. ("autoencoder", "metrics_classifier"); None: not declared, every child Task counts
+    companions: ClassVar[tuple[str, ...] | None] = None
+    _declares_capabilities: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "capabilities" in cls.__dict__:
+            cls._declares_capabilities = True
+        elif not cls._declares_capabilities:  # follow the kind, even below an undeclared base
+            cls.capabilities = _CAPABILITIES_OF_KIND.get(cls.kind, COMPANION)
+
+    @classmethod
+    def undefined_capabilities(cls) -> list[str]:
+        """Declared capabilities whose method the class does not define (empty when sound)."""
+        declared = cls.capabilities
+        return [
+            name
+            for name in ("sample", "evaluate", "export")
+            if getattr(declared, name) and getattr(cls, name) is getattr(Task, name)
+        ]
 
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """Scalar training loss of one batch and named floats to log (e.g. per-component)."""
         raise NotImplementedError
 
     def saved_config(self) -> dict[str, Any]:
-        """The config to store with the weights. ``plugin.build_task(task, cfg, info, None)`` on
-        it must rebuild this exact architecture, companion networks included (embed their config
-        instead of a reference that may not exist on another machine)."""
+        """The config to store with the weights. Validated into the plugin's model dataclass,
+        ``plugin.build_task(task, cfg, info, None)`` on it must rebuild this exact architecture,
+        companion networks included (embed their config instead of a reference that may not
+        exist on another machine)."""
         raise NotImplementedError
 
-    # -- generative tasks -----------------------------------------------------------------
+    # -- generative tasks (capabilities.sample / evaluate / export) --------------------------
     def sample(
         self,
         n: int,
@@ -95,7 +155,8 @@ class Task(nn.Module):
         progress: Progress | None = None,
         **options: Any,
     ) -> list:
-        """Draw ``n`` samples with ``fick.core`` samplers (None: the model's defaults)."""
+        """Draw ``n`` samples with ``fick.core`` samplers (None: the model's defaults).
+        ``options`` are the plugin's own sampling options (``DomainPlugin.sample_options``)."""
         raise NotImplementedError(f"{type(self).__name__} does not sample")
 
     def evaluate(self, samples: list, data: DataBundle | None) -> dict[str, float]:
@@ -106,7 +167,7 @@ class Task(nn.Module):
         """Write samples in the domain's formats (PNG grid, WAV, SDF ...); return the files."""
         raise NotImplementedError(f"{type(self).__name__} does not export samples")
 
-    # -- non-generative tasks (classifier, autoencoder, vocoder, regressor) -----------------
+    # -- other tasks (classifier, autoencoder, vocoder, regressor) ---------------------------
     def validation_metrics(self, batch: Any) -> dict[str, float]:
         """Metrics of one validation batch (default: the loss and its logs)."""
         loss, logs = self.loss(batch)
@@ -115,9 +176,15 @@ class Task(nn.Module):
 
 @runtime_checkable
 class DomainPlugin(Protocol):
-    """What a domain registers under the entry point group ``fick.domains``."""
+    """What a domain registers under the entry point group ``fick.domains``.
+
+    ``fick.pipelines.registry`` checks every member below when a plugin is registered or its
+    entry point is loaded. The last five have defaults in :class:`PluginDefaults`: a plugin
+    that subclasses it writes only ``name`` and the first five methods (docs/plugins.md)."""
 
     name: str
+    # suffixes of sample files the domain scores without a model (``fick evaluate FILE``)
+    sample_suffixes: tuple[str, ...]
 
     def tasks(self) -> list[str]:
         """Task names this domain can train, e.g. ["diffusion", "autoencoder", "classifier"]."""
@@ -126,19 +193,23 @@ class DomainPlugin(Protocol):
     def config_types(self, task: str) -> dict[str, type]:
         """Dataclass per domain-specific config section of ``task``: at least "data" and "model".
 
-        Pipelines validate the YAML sections into them (unknown key: an error naming the valid
-        ones) and pass the instances to ``build_data`` / ``build_task``."""
+        Pipelines validate the YAML sections, and the config saved with a model, into them
+        (unknown key: an error naming the valid ones) and pass the instances to ``build_data``
+        / ``build_task``. A model dataclass may define a classmethod ``upgrade(raw: dict) ->
+        dict`` that rewrites a mapping saved by an older version (renamed keys) before it is
+        validated."""
         ...
 
     def build_data(self, task: str, data_cfg: Any, *, seed: int) -> DataBundle:
-        """Load or synthesise the data (cached under ``data_cfg``'s cache dir where costly)."""
+        """Load or synthesise the data (cached under ``data_cfg``'s cache dir where costly).
+        ``data_cfg`` is an instance of ``config_types(task)["data"]``."""
         ...
 
     def build_task(
         self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
     ) -> Task:
-        """Build the network. ``model_cfg`` is the validated dataclass, or the dict that
-        ``Task.saved_config()`` returned when loading from disk (accept both)."""
+        """Build the network. ``model_cfg`` is an instance of ``config_types(task)["model"]``,
+        validated by the pipelines from a YAML config or from ``Task.saved_config()``."""
         ...
 
     def load_samples(self, path: Path) -> list:
@@ -153,3 +224,43 @@ class DomainPlugin(Protocol):
     def pretrained(self) -> dict[str, Path]:
         """Shipped pretrained models: name -> folder with model.safetensors and fick.yaml."""
         ...
+
+    def add_sample_options(self, parser: argparse.ArgumentParser) -> None:
+        """Add the domain's own flags to ``fick sample`` / ``fick evaluate`` of its models (an
+        argument group titled after the domain; default None, so that "not given" is known)."""
+        ...
+
+    def sample_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The keyword options of ``Task.sample`` that the flags of ``add_sample_options`` ask
+        for (only those given); a bad value is a FickError. Called before the model loads."""
+        ...
+
+    def evaluate_files(self, path: Path, out_dir: Path, options: dict[str, Any]) -> dict:
+        """Score sample files (``sample_suffixes``) without a model: {"metrics", "skipped",
+        "notes", "files"}."""
+        ...
+
+
+class PluginDefaults:
+    """Defaults of the optional members of :class:`DomainPlugin`: no data commands, no shipped
+    models, no sampling flags of its own, no evaluation of files without a model."""
+
+    sample_suffixes: tuple[str, ...] = ()
+
+    def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
+        return None
+
+    def pretrained(self) -> dict[str, Path]:
+        return {}
+
+    def add_sample_options(self, parser: argparse.ArgumentParser) -> None:
+        return None
+
+    def sample_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {}
+
+    def evaluate_files(self, path: Path, out_dir: Path, options: dict[str, Any]) -> dict:
+        raise FickError(
+            f"the {getattr(self, 'name', 'this')} domain evaluates no files without a model: "
+            "pass a model, or a folder written by fick sample"
+        )

@@ -35,6 +35,11 @@ from fick.pipelines.cli_commands import (
     cmd_train,
 )
 from fick.pipelines.cli_evaluate import cmd_evaluate, cmd_sample
+from fick.pipelines.cli_plugin_options import (
+    add_plugin_options,
+    parse_command_line,
+    plugin_options,
+)
 from fick.pipelines.threads import add_thread_option, with_threads
 
 __all__ = ["Terminated", "build_parser", "main"]
@@ -60,7 +65,7 @@ def _examples(*lines: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
-def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
+def _sampling_options(p: argparse.ArgumentParser, n_default: int, plugin=None) -> None:
     p.add_argument(
         "-n", type=int, default=n_default, help=f"number of samples (default {n_default})"
     )
@@ -77,18 +82,18 @@ def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
     p.add_argument(
         "--option", action="append", metavar="K=V", help="domain sampling option (repeatable)"
     )
-    p.add_argument(
-        "--atoms", metavar="N|LO-HI", help="molecules: atoms per molecule, a count or a range"
-    )
-    p.add_argument(
-        "--fix", metavar="SDF", help="molecules: hold these atoms (scaffold) and grow the rest"
-    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="output folder (default outputs/samples/<model>-<time>)")
+    if plugin is not None:  # the flags of the model's own domain
+        add_plugin_options(p, plugin)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(
+    plugin=None, *, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    """The ``fick`` parser; ``plugin``: the domain whose sampling flags ``fick sample`` and
+    ``fick evaluate`` take (the model's, see :mod:`fick.pipelines.cli_plugin_options`)."""
+    parser = parser_class(
         prog="fick",
         description="fick: diffusion for science (molecules, audio, images) with one core.",
         formatter_class=_FMT,
@@ -154,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("model", help="model reference")
-    _sampling_options(p, 16)
+    _sampling_options(p, 16, plugin)
     p.add_argument(
         "--devices", default="1", help="processes / GPUs per node (Lightning predict loop when > 1)"
     )
@@ -221,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--train-smiles", metavar="FILE", help="molecule files: training SMILES for novelty"
     )
-    _sampling_options(p, 64)
+    _sampling_options(p, 64, plugin)
     p.set_defaults(func=cmd_evaluate)
 
     p = subs.add_parser(
@@ -338,12 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     # torch_geometric scripts a few functions at import: a deprecation notice from torch that no
     # fick user can act on would otherwise open every command's output
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        _check_arguments(args)
+        args, plugin = parse_command_line(build_parser, argv, _check_arguments)
     except _BadArgument as err:
         print(f"fick: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a model loaded to find its domain's flags that does not load
+        if type(err).__name__ != "FickError":
+            raise
+        print(f"fick: error: {_one_line(err)}", file=sys.stderr)
         return 2
     from fick.domains.base import FickError
 
@@ -352,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if previous_sigterm is signal.SIG_DFL:  # keep a handler the caller installed (or SIG_IGN)
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        args.plugin_options = plugin_options(plugin, args)
         return int(args.func(args) or 0)
     except FickError as err:
         _close_progress_bars()

@@ -36,17 +36,8 @@ def _conditions(args) -> dict:
 
 
 def _domain_options(args) -> dict:
-    """``--option K=V`` pairs plus the molecules shortcuts ``--atoms`` and ``--fix``."""
-    options = _pairs(args.option, "--option")
-    if args.atoms is not None:
-        options["atoms"] = str(args.atoms)
-    if args.fix is not None:
-        if not Path(args.fix).is_file():
-            from fick.domains.base import FickError
-
-            raise FickError(f"--fix {args.fix}: no such file; pass an SDF of the atoms to hold")
-        options["fix"] = args.fix
-    return options
+    """``--option K=V`` pairs plus the options of the model's plugin's own flags (which win)."""
+    return {**_pairs(args.option, "--option"), **getattr(args, "plugin_options", {})}
 
 
 def _default_out(ref: str) -> Path:
@@ -86,7 +77,8 @@ class _BadArgument(ValueError):
 def _check_arguments(args) -> None:
     """Refuse obviously bad arguments of any command at once, before a model loads (qm9 takes
     seconds) and before torch is imported (importing even ``FickError`` imports torch: 3 s);
-    the domain checks the rest (atom counts, condition names) once the model is known."""
+    the model's plugin checks its own flags, and the domain the rest (atom counts, condition
+    names) once the model is known."""
     for attr, flag in (("n", "-n"), ("steps", "--steps"), ("batch_size", "--batch-size"),
                        ("num_nodes", "--num-nodes")):
         value = getattr(args, attr, None)
@@ -110,6 +102,3 @@ def _check_arguments(args) -> None:
         for item in items or []:
             if not item.partition("=")[0] or "=" not in item:
                 raise _BadArgument(f"{flag} '{item}' is not KEY=VALUE")
-    fix = getattr(args, "fix", None)
-    if fix is not None and not Path(fix).is_file():
-        raise _BadArgument(f"--fix {fix}: no such file; pass an SDF of the atoms to hold")

@@ -84,7 +84,7 @@ def _shipped_model_lines() -> tuple[list[str], list[str]]:
     import warnings
 
     from fick.domains.base import FickError
-    from fick.pipelines import modelio
+    from fick.pipelines import model_card, modelio
 
     generators: list[str] = []
     others: list[str] = []
@@ -92,7 +92,7 @@ def _shipped_model_lines() -> tuple[list[str], list[str]]:
         try:
             with warnings.catch_warnings():  # library deprecation notes while building nets
                 warnings.simplefilter("ignore")
-                card = modelio.describe(path)
+                card = model_card.describe(path)
         except FickError as err:
             others.append(f"  {name:<26} {domain:<10} cannot be read: {err}")
             continue

@@ -20,7 +20,7 @@ from fick.pipelines.cli_checks import (
 def cmd_sample(args) -> int:
     from fick.pipelines import modelio, sampling
 
-    model = modelio.load(args.model)
+    model = getattr(args, "loaded_model", None) or modelio.load(args.model)
     wanted = Path(args.out) if args.out else (lambda: _default_out(args.model))
     with sampling.shared_out_dir(wanted) as out:
         return _sample_into(model, out, args)
@@ -90,8 +90,8 @@ def _file_plugin(target: Path):
     from fick.pipelines import registry
 
     for plugin in registry.available().values():
-        suffixes = tuple(getattr(plugin, "sample_suffixes", ()))
-        if not suffixes or not hasattr(plugin, "evaluate_files"):
+        suffixes = tuple(plugin.sample_suffixes)  # declared; () for none
+        if not suffixes:
             continue
         if target.suffix.lower() in suffixes and not target.is_dir():
             return plugin
@@ -156,7 +156,7 @@ def cmd_evaluate(args) -> int:
         files_dir, params = None, {"samples": str(target), "n": len(samples)}
         speed = None
     else:
-        model = modelio.load(args.target)
+        model = getattr(args, "loaded_model", None) or modelio.load(args.target)
         out = Path(args.out) if args.out else _default_out(args.target)
         started = time.time()
         result = sampling.draw(

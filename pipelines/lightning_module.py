@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from fick.domains.base import DataBundle, Task
 from fick.pipelines.config import SampleConfig, TrainConfig
-from fick.pipelines.modelio import is_generative
+from fick.pipelines.modelio import check_capabilities, is_generative
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
@@ -111,14 +111,15 @@ class FickModule(L.LightningModule):
         meta: dict | None = None,
     ):
         super().__init__()
-        self.task = task
+        self.task = check_capabilities(task)
         self.train_cfg = train_cfg
         self.sample_cfg = sample_cfg
         self.meta = meta or {}  # run id, run dir, resolved config: stored in every checkpoint
         self.reporter: Reporter | None = None
         self.samples_dir: Path | None = None
         self.last_sampled_step = -1
-        self.generative = is_generative(task)
+        self.capabilities = type(task).capabilities  # what validation does with the task
+        self.generative = self.capabilities.sample
 
     def __getstate__(self) -> dict[str, Any]:
         # EMAWeightAveraging deep-copies the module: leave out the reporter (an MLflow client)
@@ -172,7 +173,7 @@ class FickModule(L.LightningModule):
         if batch is None:
             return None
         bs = self.train_cfg.batch_size
-        if self.generative:
+        if not self.capabilities.validation_metrics:
             loss, _ = self.task.loss(batch)
             self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=bs)
             return loss
@@ -216,21 +217,18 @@ class FickModule(L.LightningModule):
         bundle = (
             self.trainer.datamodule.bundle if self.trainer and self.trainer.datamodule else None
         )
-        try:
-            metrics.update(
-                {f"val/{k}": float(v) for k, v in self.task.evaluate(samples, bundle).items()}
-            )
-        except NotImplementedError:
-            pass
-        except Exception as err:  # noqa: BLE001 - a metric bug must not end a long training
-            _warn(f"validation metrics failed at step {step}: {err}")
+        if self.capabilities.evaluate:
+            try:
+                metrics.update(
+                    {f"val/{k}": float(v) for k, v in self.task.evaluate(samples, bundle).items()}
+                )
+            except Exception as err:  # noqa: BLE001 - a metric bug must not end a long training
+                _warn(f"validation metrics failed at step {step}: {err}")
         out_dir = None
-        if self.samples_dir is not None:
+        if self.samples_dir is not None and self.capabilities.export:
             out_dir = self.samples_dir / f"step_{step:07d}"
             try:
                 self.task.export(samples, out_dir)
-            except NotImplementedError:
-                out_dir = None
             except Exception as err:  # noqa: BLE001 - nor may a picture that fails to draw
                 _warn(f"exporting validation samples failed at step {step}: {err}")
                 out_dir = None

@@ -22,13 +22,14 @@ __all__ = [
     "MANIFEST",
     "WEIGHTS",
     "LoadedModel",
-    "ModelCard",
-    "describe",
     "fick_version",
+    "check_capabilities",
+    "companions",
     "is_generative",
     "load",
     "load_dir",
     "make_resolver",
+    "model_config",
     "pretrained_models",
     "read_manifest",
     "resolved_sampling",
@@ -41,8 +42,51 @@ MANIFEST = "fick.yaml"
 
 
 def is_generative(task: Task) -> bool:
-    """A task that draws samples (it overrides ``Task.sample``)."""
-    return type(task).sample is not Task.sample
+    """A task that draws samples (its class declares ``capabilities.sample``)."""
+    return type(task).capabilities.sample
+
+
+def model_config(plugin: Any, task_name: str, saved: Any, source: str = "the model") -> Any:
+    """The plugin's model config dataclass validated from a saved mapping (``fick.yaml``'s
+    ``config``): ``build_task`` only ever receives the dataclass. A mapping written by an
+    older version is first passed through the dataclass's ``upgrade`` classmethod, if it has
+    one (renamed keys), so that old models keep loading."""
+    from fick.pipelines.config import from_dict
+
+    cls = plugin.config_types(task_name)["model"]
+    if isinstance(saved, cls):
+        return saved
+    upgrade = getattr(cls, "upgrade", None)
+    if upgrade is not None and isinstance(saved, dict):
+        saved = upgrade(dict(saved))
+    try:
+        return from_dict(cls, saved, "model")
+    except FickError as err:
+        raise FickError(
+            f"model '{source}': its saved config does not fit the {task_name} task ({err})"
+        ) from err
+
+
+def check_capabilities(task: Task) -> Task:
+    """``task``, if its class defines a method for each capability it declares; a FickError
+    naming the missing ones otherwise (a plugin bug, caught before training or sampling)."""
+    undefined = type(task).undefined_capabilities()
+    if undefined:
+        raise FickError(
+            f"{type(task).__name__} declares {', '.join(undefined)} in its capabilities but "
+            f"does not define {', '.join(m + '()' for m in undefined)}: define them, or declare "
+            "capabilities = fick.domains.base.COMPANION"
+        )
+    return task
+
+
+def companions(task: Task) -> dict[str, Task]:
+    """The companion networks ``task`` holds, by attribute name: those its class declares in
+    ``companions`` (None where unused); a class that declares none: every child Task."""
+    names = type(task).companions
+    if names is None:
+        return {k: v for k, v in task.named_children() if isinstance(v, Task)}
+    return {k: getattr(task, k) for k in names if getattr(task, k, None) is not None}
 
 
 def sampling_defaults(task: Task) -> dict[str, Any]:
@@ -110,76 +154,6 @@ class LoadedModel:
     data: dict[str, Any] | None = None  # the data config it was trained on, if recorded
 
 
-@dataclass
-class ModelCard:
-    """What ``fick models`` says about a model: what it is, was trained on, takes, weighs."""
-
-    kind: str  # generator, classifier, vocoder, autoencoder, regressor
-    domain: str
-    task: str
-    trained_on: str
-    conditions: str
-    parameters: int  # of the model itself
-    companion_parameters: dict[str, int]  # embedded networks it uses (metrics, decoding)
-    size_mb: float  # model.safetensors on disk, companions included
-    sampling: dict[str, Any]  # default steps / sampler / guidance (generators)
-
-
-def _trained_on(data: dict, info: dict) -> str:
-    name = data.get("dataset") or data.get("source") or data.get("root") or "unrecorded data"
-    if info.get("num_molecules"):
-        return f"{name} ({info['num_molecules']:,} molecules)"
-    count = info.get("num_train") or sum(info.get("train_class_counts") or [])
-    return f"{name} ({count:,} training items)" if count else str(name)
-
-
-def _conditions(task: Task, config: dict, info: dict) -> str:
-    """The ``--condition`` names a generator accepts, from its saved config and data facts."""
-    import sys
-
-    if not is_generative(task):
-        return "-"
-    out = []
-    units = info.get("units") or {}
-    for name in config.get("condition") or []:  # property conditioning (molecules)
-        out.append(f"{name} ({units[name]})" if name in units else str(name))
-    classes = info.get("class_names") or []
-    if classes:
-        shown = ", ".join(map(str, classes[:10])) + (", ..." if len(classes) > 10 else "")
-        out.append(f"label ({len(classes)} classes: {shown})")
-    # a task module may declare more named conditions (video: first_frame, context, ...)
-    extra = getattr(sys.modules.get(type(task).__module__), "CONDITIONS", ())
-    out += [c for c in extra if c != "label" or not classes]
-    return "; ".join(out) or "none (unconditional)"
-
-
-def describe(model_dir: str | Path) -> ModelCard:
-    """The :class:`ModelCard` of a model directory (it is loaded: kind and sizes are exact)."""
-    model = load_dir(model_dir)
-    task = model.task
-    companions = {
-        name: sum(p.numel() for p in child.parameters())
-        for name, child in task.named_children()
-        if isinstance(child, Task)
-    }
-    total = sum(p.numel() for p in task.parameters())
-    kind = type(task).kind
-    if kind == "diffusion":
-        kind = "generator" if is_generative(task) else "model"
-    data = model.data or model.info.get("data") or {}
-    return ModelCard(
-        kind=kind,
-        domain=model.domain,
-        task=model.task_name,
-        trained_on=_trained_on(data, model.info),
-        conditions=_conditions(task, model.config, model.info),
-        parameters=total - sum(companions.values()),
-        companion_parameters=companions,
-        size_mb=(Path(model_dir) / WEIGHTS).stat().st_size / 1e6,
-        sampling=sampling_defaults(task),
-    )
-
-
 def save_model(
     task: Task,
     out_dir: str | Path,
@@ -240,7 +214,8 @@ def load_dir(
     manifest = read_manifest(model_dir)
     plugin = registry.get(manifest["domain"])
     info = manifest.get("info") or {}
-    task = plugin.build_task(manifest["task"], manifest["config"], info, make_resolver(device))
+    cfg = model_config(plugin, manifest["task"], manifest["config"], source or str(model_dir))
+    task = check_capabilities(plugin.build_task(manifest["task"], cfg, info, make_resolver(device)))
     weights = model_dir / WEIGHTS
     if not weights.is_file():
         raise FickError(f"model '{source or model_dir}' has no {WEIGHTS}")
@@ -360,11 +335,11 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
             f"'{path}' is not a readable fick training checkpoint ({type(err).__name__}): "
             "pass a last.ckpt / best.ckpt written by fick train, or a model folder"
         ) from err
-    cfg, plugin = config_mod.resolve_config(raw, source=str(path))
+    cfg, plugin = config_mod.resolve_config(raw, source=str(path))  # validates cfg.model
     info = meta.get("info")
     if info is None:  # checkpoints of older runs: rebuild the data facts the network needs
         info = plugin.build_data(cfg.task, cfg.data, seed=cfg.seed).info
-    task = plugin.build_task(cfg.task, cfg.model, info, make_resolver(device))
+    task = check_capabilities(plugin.build_task(cfg.task, cfg.model, info, make_resolver(device)))
     prefix = "task."
     state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     try:

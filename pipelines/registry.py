@@ -11,7 +11,16 @@ from importlib.metadata import entry_points
 
 from fick.domains.base import DomainPlugin, FickError
 
-__all__ = ["ENTRY_POINT_GROUP", "available", "broken", "get", "names", "register", "unregister"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "available",
+    "broken",
+    "contract_problem",
+    "get",
+    "names",
+    "register",
+    "unregister",
+]
 
 ENTRY_POINT_GROUP = "fick.domains"
 
@@ -21,15 +30,45 @@ _broken: dict[str, str] = {}  # name -> why its entry point could not be loaded
 _scanned = False
 
 
+# every member of the DomainPlugin protocol, each checked at register() and entry point loading
+_METHODS = (
+    "tasks",
+    "config_types",
+    "build_data",
+    "build_task",
+    "load_samples",
+    "add_data_commands",
+    "pretrained",
+    "add_sample_options",
+    "sample_options",
+    "evaluate_files",
+)
+
+
+def contract_problem(plugin: object) -> str | None:
+    """What ``plugin`` lacks of the DomainPlugin contract, in one line; None when it has all."""
+    missing = [m for m in _METHODS if not callable(getattr(plugin, m, None))]
+    if not isinstance(getattr(plugin, "name", None), str):
+        missing.insert(0, "name (a str)")
+    suffixes = getattr(plugin, "sample_suffixes", None)
+    if not isinstance(suffixes, tuple | list) or not all(isinstance(x, str) for x in suffixes):
+        missing.append("sample_suffixes (a tuple of str)")
+    if not missing:
+        return None
+    return (
+        f"{type(plugin).__qualname__} is not a domain plugin: it lacks {', '.join(missing)} "
+        "(subclass fick.domains.base.PluginDefaults for the optional ones; see docs/plugins.md)"
+    )
+
+
 def register(plugin: DomainPlugin, *, name: str | None = None) -> DomainPlugin:
     """Make ``plugin`` available under ``name`` (default ``plugin.name``); returns it.
 
-    For tests and third parties that do not ship an entry point."""
-    missing = [
-        m for m in ("tasks", "config_types", "build_data", "build_task") if not hasattr(plugin, m)
-    ]
-    if missing:
-        raise TypeError(f"{plugin!r} is not a domain plugin: it lacks {', '.join(missing)}")
+    For tests and third parties that do not ship an entry point. A plugin that lacks part of
+    the contract is refused with a FickError naming what is missing."""
+    problem = contract_problem(plugin)
+    if problem:
+        raise FickError(problem)
     key = name or plugin.name
     _registered[key] = plugin
     _broken.pop(key, None)
@@ -53,6 +92,10 @@ def _scan() -> None:
             plugin = ep.load()
         except Exception as err:  # noqa: BLE001 - report any import failure, never crash on it
             _broken[ep.name] = f"{type(err).__name__}: {err}"
+            continue
+        problem = contract_problem(plugin)
+        if problem:
+            _broken[ep.name] = problem
             continue
         _loaded[ep.name] = plugin
 

@@ -265,12 +265,12 @@ def _draw_distributed(
 
 def evaluate_samples(model: LoadedModel, samples: list, reference: Any) -> dict[str, float]:
     """The domain's metrics of ``samples`` (against the reference DataBundle, if any)."""
-    try:
-        return {k: float(v) for k, v in model.task.evaluate(samples, reference).items()}
-    except NotImplementedError as err:
+    if not type(model.task).capabilities.evaluate:
         raise FickError(
-            f"{model.domain}/{model.task_name} models have no sample metrics ({err})"
-        ) from err
+            f"{model.domain}/{model.task_name} models have no sample metrics: "
+            "evaluate a generative model or its samples"
+        )
+    return {k: float(v) for k, v in model.task.evaluate(samples, reference).items()}
 
 
 def reference_data(model: LoadedModel, reference: str | None, overrides: list[str] | None = None):

@@ -36,6 +36,7 @@ def load_shipped():
     without a resolver so that any companion network must be embedded in the saved model. The
     shipped models are part of the package: a missing one fails the test, never skips it."""
     import yaml
+    from fick.pipelines.modelio import model_config
     from safetensors.torch import load_model
 
     def load(plugin, name: str):
@@ -43,7 +44,8 @@ def load_shipped():
         if folder is None:
             pytest.fail(f"no shipped {name!r} model; shipped: {sorted(plugin.pretrained())}")
         manifest = yaml.safe_load((folder / "fick.yaml").read_text())
-        task = plugin.build_task(manifest["task"], manifest["config"], manifest["info"], None)
+        cfg = model_config(plugin, manifest["task"], manifest["config"], str(folder))
+        task = plugin.build_task(manifest["task"], cfg, manifest["info"], None)
         load_model(task, str(folder / "model.safetensors"), strict=True)
         return task.eval(), folder
 

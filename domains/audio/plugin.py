@@ -13,9 +13,8 @@ from fick.domains.audio.config import (
     ClassifierConfig,
     DiffusionConfig,
     VocoderConfig,
-    coerce_config,
 )
-from fick.domains.base import DataBundle, FickError, Resolver, Task
+from fick.domains.base import DataBundle, FickError, PluginDefaults, Resolver, Task
 
 __all__ = ["AudioPlugin"]
 
@@ -28,7 +27,7 @@ _MODEL_CONFIGS = {
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
-class AudioPlugin:
+class AudioPlugin(PluginDefaults):
     """Spectrogram latent diffusion for labelled audio clips (folders, manifests, spoken digits)."""
 
     name = "audio"
@@ -48,7 +47,7 @@ class AudioPlugin:
         from fick.domains.audio.data import build_audio_data
 
         self._check(task)
-        bundle = build_audio_data(coerce_config(AudioDataConfig, data_cfg), seed=seed)
+        bundle = build_audio_data(data_cfg, seed=seed)
         if task == "classifier" and bundle.info["num_classes"] < 2:
             raise FickError("the classifier task needs labelled clips: one subfolder per label")
         return bundle
@@ -60,7 +59,7 @@ class AudioPlugin:
 
         self._check(task)
         # A copy: the diffusion task writes its embedded companions into its config.
-        cfg = dataclasses.replace(coerce_config(_MODEL_CONFIGS[task], model_cfg))
+        cfg = dataclasses.replace(model_cfg)
         if task == "diffusion":
             from fick.domains.audio.diffusion_task import LatentDiffusionTask
 

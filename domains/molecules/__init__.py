@@ -10,14 +10,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from fick.domains.base import DataBundle, FickError, Resolver, Task
+from fick.domains.base import DataBundle, FickError, PluginDefaults, Resolver, Task
 
 __all__ = ["MoleculesPlugin", "plugin"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
-class MoleculesPlugin:
+class MoleculesPlugin(PluginDefaults):
     """The molecules domain."""
 
     name = "molecules"
@@ -38,38 +38,33 @@ class MoleculesPlugin:
 
     def build_data(self, task: str, data_cfg: Any, *, seed: int) -> DataBundle:
         from .data.moses3d_dataset import build_moses3d_data, is_moses3d
-        from .model.config import MoleculeDataConfig, config_from
         from .model.datasets import build_molecule_data
 
         self._check(task)
-        cfg = config_from(MoleculeDataConfig, data_cfg)
-        if is_moses3d(cfg.dataset):
-            return build_moses3d_data(cfg, seed=seed)
-        return build_molecule_data(cfg, seed=seed)
+        if is_moses3d(data_cfg.dataset):
+            return build_moses3d_data(data_cfg, seed=seed)
+        return build_molecule_data(data_cfg, seed=seed)
 
     def build_task(
         self, task: str, model_cfg: Any, info: dict[str, Any], resolve: Resolver | None
     ) -> Task:
-        from .model.config import MoleculeModelConfig, RegressorModelConfig, config_from
         from .model.regressor import PropertyRegressor
         from .model.task import MoleculeDiffusion
 
         self._check(task)
         if task == "regressor":
-            return PropertyRegressor(config_from(RegressorModelConfig, model_cfg), info)
-        cfg = config_from(MoleculeModelConfig, model_cfg)
-        regressor = None
-        if isinstance(cfg.regressor, dict):  # embedded by saved_config: weights come with ours
-            regressor = PropertyRegressor(cfg.regressor["config"], cfg.regressor["info"])
-        elif isinstance(cfg.regressor, str):
+            return PropertyRegressor(model_cfg, info)
+        ref, regressor = model_cfg.regressor, None
+        if isinstance(ref, dict):  # embedded by saved_config: weights come with ours
+            regressor = PropertyRegressor(ref["config"], ref["info"])
+        elif isinstance(ref, str):
             if resolve is None:
-                raise FickError(f"model.regressor={cfg.regressor!r} needs a model resolver: "
+                raise FickError(f"model.regressor={ref!r} needs a model resolver: "
                                 "build the task through the fick pipelines")
-            regressor = resolve(cfg.regressor)
+            regressor = resolve(ref)
             if not isinstance(regressor, PropertyRegressor):
-                raise FickError(f"model.regressor={cfg.regressor!r} is not a molecules "
-                                "regressor model")
-        return MoleculeDiffusion(cfg, info, regressor=regressor)
+                raise FickError(f"model.regressor={ref!r} is not a molecules regressor model")
+        return MoleculeDiffusion(model_cfg, info, regressor=regressor)
 
     def load_samples(self, path: Path) -> list:
         from .export import read_sdf
@@ -136,6 +131,23 @@ class MoleculesPlugin:
             written.append(out_dir / "skipped.csv")
         return {"metrics": result.metrics, "skipped": [str(b) for b in result.skipped],
                 "notes": result.notes, "files": written}
+
+    # -- fick sample / fick evaluate flags of molecule models ---------------------------------
+    def add_sample_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--atoms", metavar="N|LO-HI",
+                            help="atoms per molecule, a count or a range")
+        parser.add_argument("--fix", metavar="SDF",
+                            help="hold these atoms (scaffold) and grow the rest")
+
+    def sample_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if args.atoms is not None:
+            options["atoms"] = str(args.atoms)
+        if args.fix is not None:
+            if not Path(args.fix).is_file():
+                raise FickError(f"--fix {args.fix}: no such file; pass an SDF of the atoms to hold")
+            options["fix"] = args.fix
+        return options
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         from .commands import add_data_commands

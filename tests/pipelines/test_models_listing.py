@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import run_cli
-from fick.pipelines import modelio
+from fick.pipelines import model_card, modelio
 from toy_plugin import ToyData, ToyModel
 
 
@@ -36,9 +36,9 @@ def test_generators_and_classifiers_are_listed_apart(workdir, toy, capsys):
     ring = next(line for line in generators.splitlines() if line.strip().startswith("ring "))
     assert "generator" in ring and "toy/diffusion" in ring and "0.00M params" in ring
     # MLP 2 -> 8 -> 8 -> 5 classes: 24 + 72 + 45
-    card = modelio.describe(toy.shipped["ring-classifier"])
+    card = model_card.describe(toy.shipped["ring-classifier"])
     assert (card.kind, card.parameters, card.conditions) == ("classifier", 141, "-")
-    assert modelio.describe(toy.shipped["ring"]).parameters == 122
+    assert model_card.describe(toy.shipped["ring"]).parameters == 122
     assert "trained on: ring-points" in generators
 
 
@@ -47,11 +47,11 @@ def test_shipped_cards_match_their_manifests():
 
     shipped = images.pretrained()
     assert {"digits", "digits-classifier"} <= set(shipped), sorted(shipped)
-    gen = modelio.describe(shipped["digits"])
+    gen = model_card.describe(shipped["digits"])
     assert gen.kind == "generator" and gen.sampling["steps"] == 25
     assert gen.conditions.startswith("label (10 classes: 0, 1,")
     assert gen.trained_on == "digits (1,438 training items)"
-    clf = modelio.describe(shipped["digits-classifier"])
+    clf = model_card.describe(shipped["digits-classifier"])
     assert clf.kind == "classifier" and clf.sampling == {}
     # the classifier embedded in the generator for its metrics is counted apart, exactly
     assert gen.companion_parameters == {"metrics_classifier": clf.parameters}

@@ -130,12 +130,12 @@ def test_a_signal_stops_sampling_with_its_exit_code_and_no_partial_files(workdir
 
     plugin = toy_plugin.plugin
     data = plugin.build_data("diffusion", toy_plugin.ToyData(), seed=0)
-    task = plugin.build_task("diffusion", {"hidden": 8}, data.info, None)
+    task = plugin.build_task("diffusion", toy_plugin.ToyModel(hidden=8), data.info, None)
     model = modelio.save_model(task, workdir / "model", domain="toy", task_name="diffusion",
                                info=data.info)
     log = workdir / "s.log"
     proc = toy_fick(
-        "sample", model, "-n", "512", "--steps", "10000000", "--out", workdir / "out",
+        "sample", model, "-n", "10000000", "--steps", "20", "--out", workdir / "out",
         "--no-track", cwd=workdir, stdout=open(log, "w"), stderr=subprocess.STDOUT,
         preexec_fn=_default_sigint,
     )

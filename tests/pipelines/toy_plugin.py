@@ -1,6 +1,8 @@
 """A tiny test-only domain: points in the plane drawn from a ring of Gaussians.
 
-Two tasks exercise both paths of the pipelines: ``diffusion`` (an MLP denoiser trained with
+It is what a domain has to say to fick (docs/plugins.md), and no more: two config dataclasses,
+a data builder, two tasks that declare their capabilities, and a reader of exported samples.
+The two tasks exercise both paths of the pipelines: ``diffusion`` (an MLP denoiser trained with
 ``fick.core``'s loss, sampled with DDIM) and ``classifier`` (which Gaussian a point came from).
 Its metric has a closed-form truth: samples of a good model lie near the ring's centres.
 """
@@ -12,10 +14,9 @@ import hashlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from fick.domains.base import DataBundle, FickError, Task
+from fick.domains.base import COMPANION, GENERATOR, DataBundle, FickError, PluginDefaults, Task
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -54,12 +55,10 @@ def _mlp(d_in: int, d_out: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-def _cfg(model_cfg: Any) -> ToyModel:
-    return model_cfg if isinstance(model_cfg, ToyModel) else ToyModel(**model_cfg)
-
-
 class ToyDiffusion(Task):
     kind = "diffusion"
+    capabilities = GENERATOR  # samples, evaluates and exports them
+    companions = ()  # holds no companion network
 
     def __init__(self, cfg: ToyModel, info: dict):
         super().__init__()
@@ -69,7 +68,6 @@ class ToyDiffusion(Task):
 
         self.net = _mlp(3, 2, cfg.hidden, cfg.layers)
         self.process = linear(num_steps=cfg.num_steps, beta_start=1e-4, beta_end=0.2)
-        self.register_buffer("abar", self.process.alphas_cumprod.float(), persistent=False)
 
     def denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = t.float().reshape(-1, 1).expand(x.shape[0], 1) / self.cfg.num_steps
@@ -86,33 +84,14 @@ class ToyDiffusion(Task):
         return loss, {"mse": float(loss.detach())}
 
     @torch.no_grad()
-    def sample(
-        self,
-        n,
-        *,
-        steps=None,
-        sampler=None,
-        guidance=None,
-        condition=None,
-        generator=None,
-        progress=None,
-        **options,
-    ):
-        if sampler not in (None, "ddim"):
-            raise FickError(f"toy diffusion samples with ddim only, not {sampler!r}")
+    def sample(self, n, *, steps=None, sampler=None, generator=None, progress=None, **_):
+        from fick.core import sample
+
+        noise = torch.randn(n, 2, generator=generator, device=self.net[0].weight.device)
         steps = steps or self.cfg.sample_steps
-        device = self.abar.device
-        x = torch.randn(n, 2, generator=generator, device=device)
-        ts = torch.linspace(self.cfg.num_steps - 1, 0, steps, device=device).round().long()
-        for i, t in enumerate(ts):
-            a = self.abar[t]
-            eps = self.denoise(x, t.expand(n))
-            x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
-            a_prev = self.abar[ts[i + 1]] if i + 1 < len(ts) else torch.ones((), device=device)
-            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-            if progress:
-                progress(i + 1, len(ts))
-        return [row for row in x.cpu()]
+        x = sample(self.denoise, noise, self.process, sampler or "ddim", steps,
+                   generator=generator, callback=progress)
+        return list(x.cpu())
 
     def evaluate(self, samples, data):
         pts = torch.stack(list(samples))
@@ -137,6 +116,8 @@ class ToyDiffusion(Task):
 
 class ToyClassifier(Task):
     kind = "classifier"
+    capabilities = COMPANION  # scored by validation_metrics, draws nothing
+    companions = ()
 
     def __init__(self, cfg: ToyModel, info: dict):
         super().__init__()
@@ -159,11 +140,11 @@ class ToyClassifier(Task):
         return asdict(self.cfg)
 
 
-class ToyPlugin:
+class ToyPlugin(PluginDefaults):
     name = "toy"
 
     def __init__(self):
-        self.shipped: dict[str, Path] = {}
+        self.shipped: dict[str, Path] = {}  # the tests "ship" models by adding them here
 
     def tasks(self):
         return ["diffusion", "classifier"]
@@ -206,13 +187,8 @@ class ToyPlugin:
             digest=digest,
         )
 
-    def build_task(self, task, model_cfg, info, resolve):
-        cfg = _cfg(model_cfg)
-        if task == "diffusion":
-            return ToyDiffusion(cfg, info)
-        if task == "classifier":
-            return ToyClassifier(cfg, info)
-        raise FickError(f"toy has no task {task!r}")
+    def build_task(self, task, model_cfg: ToyModel, info, resolve):
+        return {"diffusion": ToyDiffusion, "classifier": ToyClassifier}[task](model_cfg, info)
 
     def load_samples(self, path):
         path = Path(path)
@@ -223,6 +199,8 @@ class ToyPlugin:
             for line in f.read_text().split()
         ]
 
+    # -- optional members (PluginDefaults has them): here for the tests of `fick data` and of
+    # shipped models
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         stats = sub.add_parser("stats", help="print the size of the synthetic ring")

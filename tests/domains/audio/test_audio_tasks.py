@@ -1,8 +1,6 @@
 """The audio tasks in process: data bundle, companions embedded in the diffusion model,
 sampling at any duration, inpainting, evaluation keys, export and read-back."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import soundfile
@@ -16,6 +14,7 @@ from fick.domains.audio.config import (
     VocoderConfig,
 )
 from fick.domains.base import FickError
+from fick.pipelines.modelio import model_config
 from torch.utils.data import DataLoader
 
 SMALL = dict(per_class=3, n_mels=32, hop_length=320)
@@ -102,11 +101,13 @@ def test_diffusion_embeds_its_companions(bundle, companions, batch):
     assert all(p.grad is None for p in task.autoencoder.parameters())  # frozen
     saved = task.saved_config()
     assert saved["autoencoder_config"]["config"]["channels"] == 4
-    rebuilt = plugin.build_task("diffusion", saved, bundle.info, None)  # no resolver needed
+    rebuilt = plugin.build_task(  # no resolver needed
+        "diffusion", model_config(plugin, "diffusion", saved), bundle.info, None
+    )
     rebuilt.load_state_dict(task.state_dict(), strict=True)
     with pytest.raises(FickError):
         plugin.build_task(
-            "diffusion", dataclasses.asdict(DiffusionConfig(autoencoder="vae")), bundle.info, None
+            "diffusion", DiffusionConfig(autoencoder="vae"), bundle.info, None
         )
 
 
