@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fick.domains.base import FickError
+from fick.domains.diffusion_config import map_renamed_keys, renamed_to
 
 __all__ = [
     "AudioDataConfig",
@@ -77,7 +78,9 @@ class DiffusionConfig:
     heads: int = 6
     patch_size: list[int] = field(default_factory=lambda: [2, 1])  # DiT (frequency, time)
     process: str = "scaled_linear"  # fick.core.schedules.by_name
-    process_kwargs: dict = field(default_factory=lambda: {"beta_start": 0.0015, "beta_end": 0.0195})
+    process_options: dict = field(
+        default_factory=lambda: {"beta_start": 0.0015, "beta_end": 0.0195}
+    )
     prediction: str = "v"  # epsilon | v | x0 (flow processes: velocity)
     cond_dropout: float = 0.1
     sampler: str = "ddim"
@@ -98,6 +101,11 @@ class DiffusionConfig:
     # self-contained; leave them empty in YAML.
     vocoder_config: dict | None = None
     classifier_config: dict | None = None
+    # the old name of process_options (configs and shipped models before the rename)
+    process_kwargs: dict | None = renamed_to("process_options")
+
+    def __post_init__(self) -> None:
+        map_renamed_keys(self)
 
 
 @dataclass

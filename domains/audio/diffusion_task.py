@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from fick.domains.audio.tasks import (
     front_end_from_info,
 )
 from fick.domains.base import FickError, Resolver, Task
+from fick.domains.diffusion_config import config_dict
 
 __all__ = ["LatentDiffusionTask", "parse_time_range"]
 
@@ -120,7 +120,7 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task
             self.autoencoder.latent_channels if self.autoencoder is not None else 1
         )
         self.latent_height = self.front.settings.n_mels // self.factor
-        self.process = schedules.by_name(cfg.process, **dict(cfg.process_kwargs or {}))
+        self.process = schedules.by_name(cfg.process, **dict(cfg.process_options or {}))
         self.time_scale = 1.0 if getattr(self.process, "discrete", False) else 1000.0
         if cfg.conditioning not in ("label", "prompt"):
             raise FickError(f"unknown model.conditioning {cfg.conditioning!r}: use label or prompt")
@@ -144,7 +144,7 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task
         return self
 
     def saved_config(self) -> dict[str, Any]:
-        return asdict(self.cfg)
+        return config_dict(self.cfg)
 
     # -- the network as fick.core sees it ------------------------------------------------
     def network(self, x, t, label=None, cfg_null=None, text_ids=None):
