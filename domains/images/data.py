@@ -27,6 +27,7 @@ __all__ = [
     "digits_images",
     "folder_images",
     "split_indices",
+    "warn_skipped",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -78,6 +79,16 @@ def digits_images(image_size: int = 16, channels: int = 1, resize: str = "biline
     return x, labels, raw
 
 
+def warn_skipped(skipped: list[str], what: str, root) -> None:
+    """One warning listing the unreadable files of a data folder (none: no warning), pointing
+    at the caller of the folder reader."""
+    if skipped:
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable {what}(s) in '{root}': " + "; ".join(skipped),
+            stacklevel=3,
+        )
+
+
 def folder_images(root: str | Path, image_size: int, channels: int = 3, resize: str = "bilinear"):
     """Read ``root/<class>/<image>`` with Pillow. Returns (images, labels, class names, file
     digest, skipped files). Unreadable files are skipped and reported in one warning."""
@@ -121,11 +132,7 @@ def folder_images(root: str | Path, image_size: int, channels: int = 3, resize: 
             arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
             images.append(torch.from_numpy(arr / 127.5 - 1.0))
             labels.append(label)
-    if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} unreadable image(s) in '{root}': " + "; ".join(skipped),
-            stacklevel=2,
-        )
+    warn_skipped(skipped, "image", root)
     if not images:
         raise FickError(
             f"image folder '{root}' has no readable images ({', '.join(IMAGE_SUFFIXES)})"

@@ -51,22 +51,22 @@ class ImageDiffusionTask(DiffusionTask):
     def shape_of_state(self, size: int, channels: int) -> tuple[int, ...]:
         return (channels, size, size)
 
+    def dit_options(self, size: int, channels: int) -> dict[str, Any]:
+        """The (image or video) DiT's options from the config and the state's geometry."""
+        options = {k: getattr(self.cfg, k) for k in ("patch_size", "width", "depth", "heads")}
+        options.update(mlp_ratio=self.cfg.mlp_ratio, image_size=size, channels=channels)
+        return {**options, "num_classes": self.info["num_classes"]}
+
     def build_network(self, size: int, channels: int) -> nn.Module:
-        common = dict(image_size=size, channels=channels, num_classes=self.info["num_classes"])
         if self.cfg.network == "dit":
-            return DiT(
-                patch_size=self.cfg.patch_size,
-                width=self.cfg.width,
-                depth=self.cfg.depth,
-                heads=self.cfg.heads,
-                mlp_ratio=self.cfg.mlp_ratio,
-                **common,
-            )
+            return DiT(**self.dit_options(size, channels))
         if self.cfg.network == "unet":
             return UNet(
+                image_size=size,
+                channels=channels,
+                num_classes=self.info["num_classes"],
                 channels_per_level=tuple(self.cfg.unet_channels),
                 blocks_per_level=self.cfg.unet_blocks,
-                **common,
             )
         raise FickError(f"unknown model.network '{self.cfg.network}': use dit or unet")
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 from fick.domains.base import FickError
+
+from ..data import warn_skipped
 
 __all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "read_clip", "read_clip_folder"]
 
@@ -115,11 +116,7 @@ def read_clip_folder(root: str | Path, size: int, channels: int, frames: int, fr
             clips.append(clip[start : start + frames])
             clip_labels.append(labels.get(entry.stem, labels.get(entry.name)))
             names.append(entry.name)
-    if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} unreadable clip(s) in '{root}': " + "; ".join(skipped),
-            stacklevel=2,
-        )
+    warn_skipped(skipped, "clip", root)
     if not clips:
         raise FickError(
             f"clip folder '{root}' has no readable clips of {frames} frames: put one folder of "

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from fick.domains.base import FickError
 
+from .config import RECIPE_OPTIONS
+
 __all__ = ["add_video_data_commands", "write_moving_digits"]
 
 
@@ -69,17 +71,9 @@ def write_moving_digits(out: Path, n: int, seed: int, **recipe) -> Path:
 
 
 def _moving_digits(args: argparse.Namespace) -> int:
-    out = write_moving_digits(
-        Path(args.out),
-        args.n,
-        args.seed,
-        frames=args.frames,
-        size=args.size,
-        num_digits=args.digits,
-        digit_size=args.digit_size,
-        min_speed=args.min_speed,
-        max_speed=args.max_speed,
-    )
+    recipe = {k: getattr(args, k) for k in RECIPE_OPTIONS}
+    recipe.update(size=args.size, num_digits=args.digits)
+    out = write_moving_digits(Path(args.out), args.n, args.seed, **recipe)
     print(
         f"wrote {args.n} clips of {args.frames} frames ({args.size}x{args.size}, "
         f"{args.digits} digit(s)) "

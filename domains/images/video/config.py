@@ -12,7 +12,11 @@ from typing import Any
 
 from fick.domains.diffusion_config import DiffusionOptions, renamed_to
 
-__all__ = ["VideoClassifierConfig", "VideoDataConfig", "VideoDiffusionConfig"]
+__all__ = ["RECIPE_OPTIONS", "VideoClassifierConfig", "VideoDataConfig", "VideoDiffusionConfig"]
+
+# the moving-digits recipe: the ``moving_digits`` keyword arguments besides ``size`` and
+# ``num_digits``, spelled the same in ``VideoDataConfig`` and ``fick data images moving-digits``
+RECIPE_OPTIONS = ("frames", "digit_size", "min_speed", "max_speed")
 
 
 @dataclass
@@ -37,6 +41,11 @@ class VideoDataConfig:
     frame_step: int = 1
     val_fraction: float = 0.2
     split_seed: int = 0  # the data and its split are fixed by this seed, not the training seed
+
+    def moving_digits_recipe(self) -> dict[str, Any]:
+        """The ``moving_digits`` keyword arguments this config asks for."""
+        recipe = {k: getattr(self, k) for k in RECIPE_OPTIONS}
+        return {**recipe, "size": self.image_size, "num_digits": self.num_digits}
 
 
 @dataclass

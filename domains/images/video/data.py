@@ -70,14 +70,7 @@ def _moving_digits_bundle(cfg: VideoDataConfig) -> DataBundle:
     # validation clips show handwriting the model has not seen.
     order = np.random.default_rng(cfg.split_seed).permutation(len(sprites))
     cut = int(0.8 * len(order))
-    kwargs = dict(
-        frames=cfg.frames,
-        size=cfg.image_size,
-        num_digits=cfg.num_digits,
-        digit_size=cfg.digit_size,
-        min_speed=cfg.min_speed,
-        max_speed=cfg.max_speed,
-    )
+    kwargs = cfg.moving_digits_recipe()
     try:
         train = moving_digits(
             cfg.num_train, seed=2 * cfg.split_seed, sprite_pool=order[:cut], **kwargs

@@ -47,17 +47,7 @@ class VideoDiffusionTask(ImageDiffusionTask):
         return (channels, self.info["frames"], size, size)
 
     def build_network(self, size: int, channels: int) -> nn.Module:
-        return VideoDiT(
-            image_size=size,
-            channels=channels,
-            frames=self.info["frames"],
-            num_classes=self.info["num_classes"],
-            patch_size=self.cfg.patch_size,
-            width=self.cfg.width,
-            depth=self.cfg.depth,
-            heads=self.cfg.heads,
-            mlp_ratio=self.cfg.mlp_ratio,
-        )
+        return VideoDiT(frames=self.info["frames"], **self.dit_options(size, channels))
 
     @property
     def guided(self) -> bool:
