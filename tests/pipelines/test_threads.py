@@ -61,3 +61,24 @@ def test_train_and_sample_apply_threads_before_the_command(command, monkeypatch)
 def test_a_thread_count_below_one_is_refused():
     with pytest.raises(FickError, match="--threads 0"):
         threads.apply_threads(0)
+
+
+def test_passive_waiting_is_a_default_not_an_override():
+    env = {}
+    threads.prefer_passive_waiting(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    threads.prefer_passive_waiting(env)
+    assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_importing_fick_pipelines_sets_the_policy_before_torch_loads():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; import fick.pipelines; "
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["PASSIVE", "False"]
