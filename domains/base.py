@@ -179,8 +179,9 @@ class DomainPlugin(Protocol):
     """What a domain registers under the entry point group ``fick.domains``.
 
     ``fick.pipelines.registry`` checks every member below when a plugin is registered or its
-    entry point is loaded. The last five have defaults in :class:`PluginDefaults`: a plugin
-    that subclasses it writes only ``name`` and the first five methods (docs/plugins.md)."""
+    entry point is loaded. ``sample_suffixes`` and the methods after ``load_samples`` have
+    defaults in :class:`PluginDefaults`: a plugin that subclasses it writes only ``name`` and
+    the first five methods (docs/plugins.md)."""
 
     name: str
     # suffixes of sample files the domain scores without a model (``fick evaluate FILE``)
@@ -240,6 +241,14 @@ class DomainPlugin(Protocol):
         "notes", "files"}."""
         ...
 
+    def add_file_options(self, parser: argparse.ArgumentParser) -> None:
+        """Add the domain's flags of ``fick evaluate FILES`` (files it scores without a model)."""
+        ...
+
+    def file_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The ``options`` of ``evaluate_files`` that the flags of ``add_file_options`` give."""
+        ...
+
 
 class PluginDefaults:
     """Defaults of the optional members of :class:`DomainPlugin`: no data commands, no shipped
@@ -257,6 +266,12 @@ class PluginDefaults:
         return None
 
     def sample_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {}
+
+    def add_file_options(self, parser: argparse.ArgumentParser) -> None:
+        return None
+
+    def file_options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {}
 
     def evaluate_files(self, path: Path, out_dir: Path, options: dict[str, Any]) -> dict:

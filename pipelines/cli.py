@@ -89,10 +89,14 @@ def _sampling_options(p: argparse.ArgumentParser, n_default: int, plugin=None) -
 
 
 def build_parser(
-    plugin=None, *, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+    plugin=None,
+    file_plugin=None,
+    *,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
 ) -> argparse.ArgumentParser:
     """The ``fick`` parser; ``plugin``: the domain whose sampling flags ``fick sample`` and
-    ``fick evaluate`` take (the model's, see :mod:`fick.pipelines.cli_plugin_options`)."""
+    ``fick evaluate`` take (the model's), ``file_plugin``: the domain whose flags ``fick
+    evaluate FILES`` takes (see :mod:`fick.pipelines.cli_plugin_options`)."""
     parser = parser_class(
         prog="fick",
         description="fick: diffusion for science (molecules, audio, images) with one core.",
@@ -207,25 +211,8 @@ def build_parser(
         "--experiment", default="evaluations", help="MLflow experiment (default 'evaluations')"
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    p.add_argument(
-        "--moses",
-        default="auto",
-        metavar="auto|all|N|none",
-        help="molecule files: MOSES metrics against its test and scaffold-test sets; auto = all "
-        "of them when the molecules are drug-like; N = a fixed random subset of N (statistics "
-        "cached once in the fick cache folder)",
-    )
-    p.add_argument(
-        "--posebusters",
-        default="fast",
-        choices=["fast", "full", "off"],
-        help="molecule files: PoseBusters checks; full adds its internal-energy check "
-        "(about 3 s a molecule)",
-    )
-    p.add_argument("--no-strain", action="store_true", help="molecule files: no MMFF strain")
-    p.add_argument(
-        "--train-smiles", metavar="FILE", help="molecule files: training SMILES for novelty"
-    )
+    if file_plugin is not None:  # the flags of the domain that scores these files
+        add_plugin_options(p, file_plugin, files=True)
     _sampling_options(p, 64, plugin)
     p.set_defaults(func=cmd_evaluate)
 

@@ -107,8 +107,7 @@ def _evaluate_files(plugin, target: Path, args) -> int:
 
     stem = target.stem or target.name or "files"
     out = Path(args.out) if args.out else _unique_dir(Path("outputs") / "evaluations", stem)
-    options = {"moses": args.moses, "posebusters": args.posebusters,
-               "strain": not args.no_strain, "train_smiles": args.train_smiles}
+    options = dict(plugin.file_options(args))  # the flags the plugin added (cli_plugin_options)
     report = plugin.evaluate_files(target, out, options)
     for line in report["skipped"]:
         print(f"skipped {line}")

@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "QuietParser",
     "add_plugin_options",
+    "file_plugin",
     "first_pass",
     "model_plugin",
     "parse_command_line",
@@ -122,10 +123,25 @@ def model_plugin(argv: list[str], pre: argparse.Namespace, rest: list[str]) -> A
     return None
 
 
-def add_plugin_options(parser: argparse.ArgumentParser, plugin: Any) -> None:
-    """The plugin's flags, in a help section of their own."""
-    group = parser.add_argument_group(f"{plugin.name} options")
-    plugin.add_sample_options(group)
+def file_plugin(pre: argparse.Namespace) -> Any | None:
+    """The plugin that scores the files ``fick evaluate FILES`` names without a model, or None
+    (another command, a model, a folder written by ``fick sample``)."""
+    from fick.pipelines.cli_evaluate import _file_plugin
+    from fick.pipelines.sampling import SAMPLES_MANIFEST
+
+    if getattr(pre, "command", None) != "evaluate" or pre.model:
+        return None
+    target = Path(pre.target)
+    return None if (target / SAMPLES_MANIFEST).is_file() else _file_plugin(target)
+
+
+def add_plugin_options(parser: argparse.ArgumentParser, plugin: Any, files: bool = False) -> None:
+    """The plugin's sampling flags (``files``: its flags for scoring files), in a help section
+    of their own."""
+    if files:
+        plugin.add_file_options(parser.add_argument_group(f"{plugin.name} file options"))
+    else:
+        plugin.add_sample_options(parser.add_argument_group(f"{plugin.name} options"))
 
 
 def parse_command_line(
@@ -141,7 +157,8 @@ def parse_command_line(
     if first is not None:
         check(first[0])
     plugin = model_plugin(argv, *first) if first is not None else None
-    args = build_parser(plugin).parse_args(argv)
+    files = file_plugin(first[0]) if first is not None and plugin is None else None
+    args = build_parser(plugin, files).parse_args(argv)
     check(args)
     loaded = getattr(first[0], "loaded_model", None) if first is not None else None
     if loaded is not None and loaded.source == getattr(args, pre_ref(args), None):

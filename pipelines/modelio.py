@@ -253,7 +253,7 @@ def pretrained_models() -> dict[str, tuple[str, Path]]:
     out: dict[str, tuple[str, Path]] = {}
     for domain, plugin in registry.available().items():
         try:
-            shipped = plugin.pretrained() if hasattr(plugin, "pretrained") else {}
+            shipped = plugin.pretrained()  # a member of the contract (registry checks it)
         except Exception:  # noqa: BLE001 - a domain with broken pretrained() lists nothing
             shipped = {}
         for name, path in (shipped or {}).items():

@@ -42,6 +42,8 @@ _METHODS = (
     "add_sample_options",
     "sample_options",
     "evaluate_files",
+    "add_file_options",
+    "file_options",
 )
 
 

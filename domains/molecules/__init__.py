@@ -149,6 +149,22 @@ class MoleculesPlugin(PluginDefaults):
             options["fix"] = args.fix
         return options
 
+    def add_file_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--moses", default="auto", metavar="auto|all|N|none",
+                            help="MOSES metrics against its test and scaffold-test sets; auto = "
+                            "all of them when the molecules are drug-like; N = a fixed random "
+                            "subset of N (statistics cached once in the fick cache folder)")
+        parser.add_argument("--posebusters", default="fast", choices=["fast", "full", "off"],
+                            help="PoseBusters checks; full adds its internal-energy check "
+                            "(about 3 s a molecule)")
+        parser.add_argument("--no-strain", action="store_true", help="no MMFF strain")
+        parser.add_argument("--train-smiles", metavar="FILE",
+                            help="training SMILES for novelty")
+
+    def file_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {"moses": args.moses, "posebusters": args.posebusters,
+                "strain": not args.no_strain, "train_smiles": args.train_smiles}
+
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         from .commands import add_data_commands
 

@@ -81,7 +81,7 @@ def test_registry_covers_every_entry_point(toy):
     with pytest.raises(FickError, match="unknown domain 'nope': known domains are .*toy"):
         registry.get("nope")
     with pytest.raises(FickError, match=r"^object is not a domain plugin: it lacks name \(a str\), "
-                       r"tasks, config_types, .*, evaluate_files, sample_suffixes"):
+                       r"tasks, config_types, .*, file_options, sample_suffixes"):
         registry.register(object())
 
 

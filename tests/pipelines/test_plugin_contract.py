@@ -151,7 +151,7 @@ def test_flags_of_another_domain_are_refused(toy, workdir, capsys):
     assert "unrecognized arguments: --atoms 9" in capsys.readouterr().err
 
 
-def test_molecule_flags_come_from_the_molecules_plugin(capsys):
+def test_molecule_flags_come_from_the_molecules_plugin(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli("sample", "qm9", "--help")
     molecules = capsys.readouterr().out
@@ -160,3 +160,12 @@ def test_molecule_flags_come_from_the_molecules_plugin(capsys):
     with pytest.raises(SystemExit):
         run_cli("sample", "digits", "--help")
     assert "--atoms" not in capsys.readouterr().out
+    # the flags of scoring molecule files without a model: only where files are named
+    with pytest.raises(SystemExit):
+        run_cli("evaluate", tmp_path / "ligands.sdf", "--help")
+    files = capsys.readouterr().out
+    assert "molecules file options:" in files and "--moses auto|all|N|none" in files
+    assert "--atoms" not in files
+    with pytest.raises(SystemExit):
+        run_cli("evaluate", "digits", "--help")
+    assert "--moses auto" not in capsys.readouterr().out
