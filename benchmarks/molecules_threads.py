@@ -11,7 +11,8 @@ at 1 and 2 intra-op threads (``--threads``), on a quiet machine and with a compe
 that this script starts and stops itself (a busy Python loop: one other core taken, as by a
 second job), at the shipped size (128 hidden x 6 layers, 64-wide messages) and at EDM's
 (256 x 9, 256-wide messages), eager and with ``model.compile`` (torch.compile of the EGNN
-layers), on two kinds of molecules:
+layers; by default at the shipped size only, ``--compiled-sizes`` for more), on two kinds
+of molecules:
 
 - ``qm9``: real QM9 molecules (EDM's training split in its order; 9-29 atoms with H), 100 per
   forward pass, 64 per training step;
@@ -216,14 +217,18 @@ def _configure_compile() -> None:
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
 
 
-def measure(calls: dict, threads: list[int], loads: list[str], repeats: int) -> dict:
+def measure(calls: dict, threads: list[int], loads: list[str], repeats: int
+            ) -> tuple[dict, dict]:
     """{(variant, threads, load): [seconds per repeat]}, every combination once per repeat,
-    interleaved; one untimed warm-up call of each variant at each thread count first."""
+    interleaved, after one warm-up call of each variant at each thread count; and
+    {variant: seconds of its first call} (compilation, for compiled variants)."""
+    first: dict = {}
     for t in threads:
         torch.set_num_threads(t)
         for variant, call in calls.items():
             t0 = time.perf_counter()
             call(-1)
+            first.setdefault(variant, time.perf_counter() - t0)
             print(f"  warm-up {variant} at {t} thread(s): {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr, flush=True)
     times: dict = {}
@@ -239,7 +244,7 @@ def measure(calls: dict, threads: list[int], loads: list[str], repeats: int) -> 
                         times.setdefault((variant, t, load), []).append(
                             time.perf_counter() - t0)
         print(f"  repeat {r + 1}/{repeats} done", file=sys.stderr, flush=True)
-    return times
+    return times, first
 
 
 def profile_table(call, rows: int) -> str:
@@ -288,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
                         default=["quiet", "busy"])
     parser.add_argument("--modes", nargs="+", choices=["eager", "compiled"], default=None,
                         help="default: eager and compiled (eager only with --quick)")
+    parser.add_argument("--compiled-sizes", nargs="+", choices=sorted(SIZES),
+                        default=["shipped", "tiny"],
+                        help="sizes also timed compiled (default: the shipped one, whose config "
+                        "compiles; each size compiles for minutes on a small machine)")
     parser.add_argument("--repeats", type=int, default=None, help="default 4 (2 with --quick)")
     parser.add_argument("--profile-rows", type=int, default=12)
     parser.add_argument("--synthetic-qm9", action="store_true",
@@ -304,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     calls, tasks, variants = {}, {}, []
     for size in args.sizes:
         for mode in modes:
+            if mode == "compiled" and size not in args.compiled_sizes:
+                continue
             task, opt = tasks[(size, mode)] = build_task(size, mode == "compiled")
             for molecules, (fwd_batch, train_batch) in sets.items():
                 for workload in ("forward", "train"):
@@ -311,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                     variants.append(v)
                     calls[v] = (forward_call(task, fwd_batch) if workload == "forward"
                                 else train_call(task, opt, train_batch))
-    times = measure(calls, args.threads, args.loads, repeats)
+    times, first = measure(calls, args.threads, args.loads, repeats)
     fallen_back = {v for v in variants
                    if v.compiled and not tasks[(v.size, "compiled")][0].denoiser.backbone.compile}
     torch.set_num_threads(args.threads[0])
@@ -324,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
                                 f" {args.threads[0]} thread: top ops by self CPU time</summary>"
                                 f"\n\n```\n{profile_table(calls[v], args.profile_rows)}```\n"
                                 "</details>")
+    compile_note = "".join(
+        f" First calls of the compiled {SIZE_LABEL[size]} network (compilation, "
+        f"{args.threads[0]} thread): forward {first[Variant(size, 'qm9', 'forward', True)]:.0f}"
+        f" s, training step {first[Variant(size, 'qm9', 'train', True)]:.0f} s."
+        for size in args.sizes if Variant(size, "qm9", "forward", True) in first)
     (qf, qt), (mf, mt) = (tuple(int(b.num_graphs) for b in sets[k]) for k in ("qm9", "moses"))
     body = (
         "### Molecules: the EGNN at 1 and 2 threads, quiet and with a busy core\n\n"
@@ -335,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         f"molecules), config {CONFIG} at each size. QM9: {how['qm9']}; MOSES-sized: "
         f"{how['moses']}. \"busy\": a busy Python loop that this script ran beside the "
         "measurement (one other core taken). Speed-up = median time at 1 thread / at N threads;"
-        " compiled: torch.compile of the EGNN layers (inductor, dynamic threads).\n\n"
+        " compiled: torch.compile of the EGNN layers (inductor, dynamic threads)."
+        + compile_note + "\n\n"
         + table(times, variants, args.threads, args.loads, fallen_back) + "\n\n"
         + "\n\n".join(profiles)
     )
