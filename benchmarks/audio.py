@@ -53,7 +53,7 @@ def sample_rows(task, name: str, vocoders: dict, n: int) -> list[tuple]:
     Griffin-Lim), per wall second and per CPU second."""
     rows = []
     shipped_vocoder = task.vocoder
-    n_params = sum(p.numel() for p in task.denoiser.parameters())
+    n_params = sum(p.numel() for p in task.backbone.parameters())
     task.eval()
     try:
         for label, vocoder in vocoders.items():
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
                  "model.vocoder=griffin-lim"]  # the companions built above, untrained
         cfg, _ = _config("spoken-digits.yaml", local)
         task = plugin.build_task(cfg.task, cfg.model, info, resolve)
-        n_params = sum(p.numel() for p in task.denoiser.parameters())
+        n_params = sum(p.numel() for p in task.backbone.parameters())
         if not args.no_train:
             rows.append(
                 (

@@ -218,9 +218,9 @@ def installed(task, setting: Setting):
 @contextlib.contextmanager
 def timed_parts(task, timer: PartTimer):
     """Wrap each part of ``task``'s sampling path in ``timer`` (see the module docstring)."""
-    from fick.domains.audio import diffusion_task
+    import fick.core
 
-    original_sample = diffusion_task.core_sample
+    original_sample = fick.core.sample  # what the shared diffusion task's sampling calls
 
     def sample(model, *args, **kwargs):  # the model the sampler calls: the guidance wrapper
         return timer.wrap(original_sample, "sampler")(
@@ -228,13 +228,13 @@ def timed_parts(task, timer: PartTimer):
         )
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(timer.patch(task.denoiser, "forward", "denoiser"))
+        stack.enter_context(timer.patch(task.backbone, "forward", "denoiser"))
         if task.prompts is not None:
             stack.enter_context(timer.patch(task.prompts.encoder, "forward", "text encoder"))
-        stack.enter_context(timer.patch(task, "from_latent", "VAE decode"))
+        stack.enter_context(timer.patch(task, "decode", "VAE decode"))
         stack.enter_context(timer.patch(task, "_vocode", "vocoder"))
-        diffusion_task.core_sample = sample
-        stack.callback(setattr, diffusion_task, "core_sample", original_sample)
+        fick.core.sample = sample
+        stack.callback(setattr, fick.core, "sample", original_sample)
         yield
 
 

@@ -43,14 +43,15 @@ MIN_LATENT_STD = 1e-6
 
 
 def resolve_companion(
-    kind: type[Task], ref: Any, key: str, resolve: Resolver | None
+    kind: type[Task], ref: Any, key: str, resolve: Resolver | None, **options: Any
 ) -> Task | None:
     """A frozen companion network from a model reference (via the resolver) or the embedded
-    ``{"config", "info"}`` that ``saved_config()`` wrote in its place."""
+    ``{"config", "info"}`` that ``saved_config()`` wrote in its place (built with ``options``
+    as extra keywords of ``kind``)."""
     if ref is None:
         return None
     if isinstance(ref, dict):  # embedded: rebuild; the weights come with the state dict
-        task = kind(ref["config"], ref["info"])
+        task = kind(ref["config"], ref["info"], **options)
     else:
         if resolve is None:
             raise FickError(f"model.{key} '{ref}' needs the model resolver: load it through fick")
@@ -93,8 +94,8 @@ class DiffusionTask(Task):
         self.cfg = cfg
         self.info = dict(info)
         self.process = build_process(cfg)
-        for attr, (key, kind) in self.companion_types.items():
-            setattr(self, attr, resolve_companion(kind, getattr(cfg, key), key, resolve))
+        for attr in self.companion_types:
+            setattr(self, attr, self.load_companion(attr, resolve))
         # 1 / std of the latents, measured on the first training batch (0: not yet measured)
         self.register_buffer("latent_scale", torch.zeros(()))
         self.state_shape: tuple[int, ...] = ()
@@ -107,6 +108,12 @@ class DiffusionTask(Task):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, **conditions: Any) -> torch.Tensor:
         return self.denoiser(x, t, **conditions)
+
+    def load_companion(self, attr: str, resolve: Resolver | None) -> Task | None:
+        """The companion ``attr`` from its config key (a hook: a domain may adapt how one is
+        built, or read a value of the key as "none")."""
+        key, kind = self.companion_types[attr]
+        return resolve_companion(kind, getattr(self.cfg, key), key, resolve)
 
     def companion_tasks(self) -> Iterator[Task]:
         for attr in self.companions:
@@ -232,14 +239,16 @@ class DiffusionTask(Task):
         guidance: float | None = None,
         generator: torch.Generator | None = None,
         callback: Callable | None = None,
+        shape: tuple[int, ...] | None = None,
         **options: Any,
     ) -> torch.Tensor:
-        """``num`` final diffusion states for per-sample ``conditions``; ``options``:
+        """``num`` final diffusion states for per-sample ``conditions``; ``shape``: a state's
+        shape when it varies between calls (default ``state_shape``); ``options``:
         ``guidance_rescale``, ``guidance_interval`` (model times), ``mask`` / ``known``
         (inpainting) and the sampler's own options."""
         device = self.latent_scale.device
         noise = torch.randn(
-            (num, *self.state_shape),
+            (num, *(self.state_shape if shape is None else shape)),
             generator=generator,
             device=generator.device if generator is not None else device,
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fick.domains.base import FickError
-from fick.domains.diffusion_config import map_renamed_keys, renamed_to
+from fick.domains.diffusion_config import DiffusionOptions, renamed_to
 
 __all__ = [
     "AudioDataConfig",
@@ -64,11 +64,13 @@ class AutoencoderConfig:
 
 
 @dataclass
-class DiffusionConfig:
-    """Latent denoiser over (frequency x time) VAE latents, label-conditional with CFG."""
+class DiffusionConfig(DiffusionOptions):
+    """Latent denoiser over (frequency x time) VAE latents, label- or prompt-conditional with
+    CFG; the process, objective and sampling defaults are ``DiffusionOptions``'."""
 
-    autoencoder: str | None = None  # model reference (path, runs:/, name) resolved at train time
-    autoencoder_config: dict | None = None
+    # Companions: model references (path, runs:/, name) resolved at train time; saved models
+    # hold the embedded {"config", "info"} in their place, so they are self-contained.
+    autoencoder: str | dict | None = None
     denoiser: str = "unet"  # unet | dit
     channels: int = 64  # U-Net base width
     channel_mult: list[int] = field(default_factory=lambda: [1, 2])
@@ -83,9 +85,6 @@ class DiffusionConfig:
     )
     prediction: str = "v"  # epsilon | v | x0 (flow processes: velocity)
     cond_dropout: float = 0.1
-    sampler: str = "ddim"
-    steps: int = 25
-    guidance: float = 2.0
     # (low, high) fractions of the noise range where CFG applies (Kynkaanniemi 2024); outside
     # it one conditional call per step. None: guidance at every step.
     guidance_interval: list[float] | None = None
@@ -95,17 +94,14 @@ class DiffusionConfig:
     text_depth: int = 2
     text_heads: int = 4
     text_max_tokens: int = 32
-    vocoder: str = "griffin-lim"  # griffin-lim, or a vocoder model reference
-    classifier: str | None = None  # metric network reference for evaluate()
-    # Companions embedded by saved_config() ({"config", "info"}) so a saved model is
-    # self-contained; leave them empty in YAML.
-    vocoder_config: dict | None = None
-    classifier_config: dict | None = None
-    # the old name of process_options (configs and shipped models before the rename)
+    vocoder: str | dict = "griffin-lim"  # griffin-lim, or a vocoder model reference
+    classifier: str | dict | None = None  # metric network reference for evaluate()
+    # old names (configs and shipped models before the shared diffusion task): the embedded
+    # companions had keys of their own next to the references
+    autoencoder_config: dict | None = renamed_to("autoencoder")
+    vocoder_config: dict | None = renamed_to("vocoder")
+    classifier_config: dict | None = renamed_to("classifier")
     process_kwargs: dict | None = renamed_to("process_options")
-
-    def __post_init__(self) -> None:
-        map_renamed_keys(self)
 
 
 @dataclass

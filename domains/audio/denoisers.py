@@ -12,23 +12,12 @@ every block).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+from fick.core.time_embedding import sinusoidal_embedding
 from torch import nn
 
-__all__ = ["LatentDiT", "LatentUNet", "build_denoiser", "timestep_embedding"]
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of (B,) float timesteps (DDPM / DiT convention)."""
-    half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
-    )
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+__all__ = ["LatentDiT", "LatentUNet", "build_denoiser"]
 
 
 class ConditionEmbedding(nn.Module):
@@ -42,7 +31,7 @@ class ConditionEmbedding(nn.Module):
         self.pooled = nn.Linear(context_dim, dim) if context_dim else None
 
     def forward(self, t, label, context=None):
-        emb = self.time(timestep_embedding(t, self.freq_dim)) + self.label(label)
+        emb = self.time(sinusoidal_embedding(t, self.freq_dim)) + self.label(label)
         if context is not None and self.pooled is not None:
             emb = emb + self.pooled(context[2])
         return emb

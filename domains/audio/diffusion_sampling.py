@@ -31,7 +31,7 @@ def parse_time_range(text: str, duration: float) -> tuple[float, float]:
 
 
 class DiffusionSamplingMixin:
-    """Needs ``front``, ``vocoder``, ``info``, ``factor``, ``process`` and ``to_latent``."""
+    """Needs ``front``, ``vocoder``, ``info``, ``factor``, ``process`` and ``encode``."""
 
     def _check_vocoder(self, choice: str | None) -> str | None:
         """``choice``: "neural" (the embedded vocoder), "griffin-lim", or None (the neural
@@ -62,7 +62,7 @@ class DiffusionSamplingMixin:
             num_samples=frames * s.hop_length,
             target_dbfs=self.info.get("loudness_dbfs"),
         )
-        z = self.to_latent(self.front.log_mel(clip[None].to(device)))
+        z = self.encode(self.front.log_mel(clip[None].to(device)))
         start, end = parse_time_range(keep, frames * s.hop_length / s.sample_rate)
         seconds_per_latent = self.factor * s.hop_length / s.sample_rate
         j = torch.arange(z.shape[-1], device=device)

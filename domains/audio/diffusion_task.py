@@ -1,15 +1,14 @@
-"""Label-conditional latent diffusion over spectrogram-VAE latents (AudioLDM-style).
+"""Label- or prompt-conditional latent diffusion over spectrogram-VAE latents (AudioLDM-style).
 
-Training: log-mel -> frozen VAE encoder (posterior mean) -> latents scaled to unit variance
-(the scale is measured on the first training batch and stored as a buffer, as Stable
-Diffusion's scale factor) -> ``fick.core.training_loss`` with the label dropped at rate
-``cond_dropout`` for classifier-free guidance. Sampling: ``fick.core.sample`` with
-``fick.core.guidance.classifier_free``, VAE decoder, then Griffin-Lim or a neural vocoder.
-``autoencoder: null`` diffuses the standardised mel itself (one channel, no VAE).
-
-Companion networks (VAE, neural vocoder, metric classifier) are resolved by reference at train
-time and their configs embedded in ``saved_config()``, so a saved model is self-contained.
-Sampling-path helpers live in ``diffusion_sampling``, evaluation in ``diffusion_evaluation``.
+The process, time scaling, latent scale (measured on the first training batch, as Stable
+Diffusion's scale factor), companions (VAE, neural vocoder, metric classifier: resolved by
+reference at train time, embedded in ``saved_config()``), condition dropout, loss and the
+per-batch sampler call are the shared :class:`fick.domains.diffusion.DiffusionTask`'s. This
+module supplies the log-mel <-> latent encode / decode (``autoencoder: null`` diffuses the
+standardised mel itself, one channel), the U-Net / DiT with audio's conditions (a null label
+token, the text context of prompts), label and prompt parsing, clips of any duration, and
+vocoding (Griffin-Lim or the neural vocoder). Inpainting, the vocoder choice and the guidance
+interval live in ``diffusion_sampling``, evaluation in ``diffusion_evaluation``.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fick.core import guidance as core_guidance
-from fick.core import sample as core_sample
-from fick.core import schedules, training_loss
 from fick.domains.audio.config import (
     AutoencoderConfig,
     ClassifierConfig,
@@ -43,66 +39,41 @@ from fick.domains.audio.tasks import (
     front_end_from_info,
 )
 from fick.domains.base import FickError, Resolver, Task
-from fick.domains.diffusion_config import config_dict
+from fick.domains.diffusion import DiffusionTask, progress_counter, resolve_companion
 
 __all__ = ["LatentDiffusionTask", "parse_time_range"]
 
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_COMPANIONS = {
-    "autoencoder": (AutoencoderTask, AutoencoderConfig),
-    "vocoder": (VocoderTask, VocoderConfig),
-    "classifier": (ClassifierTask, ClassifierConfig),
+_COMPANION_CONFIGS = {
+    "autoencoder": AutoencoderConfig,
+    "vocoder": VocoderConfig,
+    "classifier": ClassifierConfig,
 }
+# the weights of the U-Net / DiT were saved under "denoiser." before the shared task
+_OLD_BACKBONE_PREFIX, _BACKBONE_PREFIX = "denoiser.", "backbone."
 
 
-def _companion(kind: str, ref: str | None, embedded: dict | None, resolve: Resolver | None):
-    """(task, embedded dict) for a companion network, or (None, None) when there is none."""
-    cls, cfg_cls = _COMPANIONS[kind]
-    # a vocoder inside a diffusion model only vocodes: its GAN discriminators stay behind
-    extra = {"discriminators": False} if kind == "vocoder" else {}
-    if embedded:
-        return cls(coerce_config(cfg_cls, embedded["config"]), embedded["info"], **extra), embedded
-    if ref is None or (kind == "vocoder" and ref == "griffin-lim"):
-        return None, None
-    if resolve is None:
-        raise FickError(
-            f"model.{kind} is {ref!r} but no model resolver was given: load it "
-            "through fick (fick train / fick sample)"
-        )
-    loaded = resolve(ref)
-    if getattr(loaded, "kind", None) != kind:
-        raise FickError(
-            f"model.{kind} {ref!r} is a {getattr(loaded, 'kind', '?')} model: "
-            f"point it at an audio {kind}"
-        )
-    if kind == "vocoder":
-        loaded.drop_discriminators()
-    return loaded, {"config": loaded.saved_config(), "info": loaded.info}
+def _rename_old_backbone_keys(module, state_dict, prefix, *_args) -> None:
+    old = prefix + _OLD_BACKBONE_PREFIX
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[prefix + _BACKBONE_PREFIX + key[len(old) :]] = state_dict.pop(key)
 
 
-class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task):
-    kind = "diffusion"
+class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, DiffusionTask):
+    companion_types = {
+        "autoencoder": ("autoencoder", AutoencoderTask),
+        "vocoder": ("vocoder", VocoderTask),
+        "classifier": ("classifier", ClassifierTask),
+    }
+    dropout_key = "cond_dropout"
+    sample_batch_size = 64
 
     def __init__(self, cfg: DiffusionConfig, info: dict[str, Any], resolve: Resolver | None):
-        super().__init__()
-        self.info = dict(info)
+        super().__init__(cfg, info, resolve)
         self.class_names = list(info.get("class_names") or [""])
         self.num_classes = len(self.class_names)
-        self.autoencoder, cfg.autoencoder_config = _companion(
-            "autoencoder", cfg.autoencoder, cfg.autoencoder_config, resolve
-        )
-        self.vocoder, cfg.vocoder_config = _companion(
-            "vocoder", cfg.vocoder, cfg.vocoder_config, resolve
-        )
-        self.classifier, cfg.classifier_config = _companion(
-            "classifier", cfg.classifier, cfg.classifier_config, resolve
-        )
-        self.cfg = cfg
-        for name, companion in (
-            ("autoencoder", self.autoencoder),
-            ("vocoder", self.vocoder),
-            ("classifier", self.classifier),
-        ):
+        for name in self.companions:
+            companion = getattr(self, name)
             if companion is not None and "mel" in info and companion.info.get("mel") != info["mel"]:
                 raise FickError(
                     f"the {name} was trained on mels {companion.info.get('mel')} but "
@@ -112,99 +83,90 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task
         self.front = (
             self.autoencoder.front if self.autoencoder is not None else front_end_from_info(info)
         )
-        for companion in (self.autoencoder, self.vocoder, self.classifier):
-            if companion is not None:
-                companion.requires_grad_(False).eval()
         self.factor = self.autoencoder.factor if self.autoencoder is not None else 1
         self.latent_channels = (
             self.autoencoder.latent_channels if self.autoencoder is not None else 1
         )
         self.latent_height = self.front.settings.n_mels // self.factor
-        self.process = schedules.by_name(cfg.process, **dict(cfg.process_options or {}))
-        self.time_scale = 1.0 if getattr(self.process, "discrete", False) else 1000.0
         if cfg.conditioning not in ("label", "prompt"):
             raise FickError(f"unknown model.conditioning {cfg.conditioning!r}: use label or prompt")
         self.prompts = PromptConditioner(cfg, info) if cfg.conditioning == "prompt" else None
-        self.denoiser = build_denoiser(
+        self.backbone = build_denoiser(
             cfg.denoiser,
             self.latent_channels,
             self.num_classes,
             cfg,
             self.prompts.width if self.prompts is not None else 0,
         )
-        # 0 until the first training batch measures it (see the module docstring).
-        self.register_buffer("latent_scale", torch.zeros(()))
+        self.register_load_state_dict_pre_hook(_rename_old_backbone_keys)
         self._reference_cache: dict[str, Any] = {}
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        for companion in (self.autoencoder, self.vocoder, self.classifier):
-            if companion is not None:
-                companion.eval()  # frozen: BatchNorm / dropout stay in inference mode
-        return self
-
-    def saved_config(self) -> dict[str, Any]:
-        return config_dict(self.cfg)
+    def load_companion(self, attr: str, resolve: Resolver | None) -> Task | None:
+        """As the shared task, with the embedded config as the companion's dataclass; a vocoder
+        "griffin-lim" is none, and a neural one only vocodes (its GAN discriminators stay
+        behind)."""
+        key, kind = self.companion_types[attr]
+        ref = getattr(self.cfg, key)
+        if attr == "vocoder" and ref == "griffin-lim":
+            return None
+        if isinstance(ref, dict):  # embedded
+            ref = {**ref, "config": coerce_config(_COMPANION_CONFIGS[attr], ref["config"])}
+        options = {"discriminators": False} if attr == "vocoder" else {}
+        task = resolve_companion(kind, ref, key, resolve, **options)
+        if attr == "vocoder" and task is not None:
+            task.drop_discriminators()
+        return task
 
     # -- the network as fick.core sees it ------------------------------------------------
-    def network(self, x, t, label=None, cfg_null=None, text_ids=None):
-        """``model(x_t, t, label=..., cfg_null=..., text_ids=...)``: cfg_null swaps in the null
-        label and the null text context."""
-        b = x.shape[0]
+    def net(self, x, t, label=None, text_ids=None, uncaptioned=None, cfg_null=None):
+        """The U-Net / DiT at network time ``t``: rows where ``cfg_null`` (classifier-free
+        guidance, condition dropout) or ``uncaptioned`` (a training clip without a caption) is
+        True get the null label and the null text context."""
+        if uncaptioned is not None:
+            cfg_null = uncaptioned if cfg_null is None else cfg_null | uncaptioned
         context = None
         if self.prompts is not None and text_ids is not None:
             context = self.prompts.context(text_ids, cfg_null)
         if label is None:
-            label = torch.full((b,), self.num_classes, dtype=torch.long, device=x.device)
+            label = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
         if cfg_null is not None:
             label = torch.where(
                 cfg_null.to(label.device), torch.full_like(label, self.num_classes), label
             )
         if context is None:
-            return self.denoiser(x, t.to(x.dtype) * self.time_scale, label)
-        return self.denoiser(x, t.to(x.dtype) * self.time_scale, label, context)
+            return self.backbone(x, t, label)
+        return self.backbone(x, t, label, context)
 
-    @torch.no_grad()
-    def to_latent(self, log_mel: torch.Tensor) -> torch.Tensor:
+    # -- log-mel <-> latent ----------------------------------------------------------------
+    @property
+    def scales_latents(self) -> bool:
+        # VAE and mel latents alike are scaled once the first training batch measured their
+        # std; until then (an untrained model, as the speed benchmarks time) they are not.
+        return self.training or float(self.latent_scale) != 0.0
+
+    def encode_unscaled(self, log_mel: torch.Tensor) -> torch.Tensor:
         if self.autoencoder is None:
-            z = self.front.normalize(log_mel).unsqueeze(1)
-        else:
-            z = self.autoencoder.encode(log_mel)
-        return z * self.latent_scale if float(self.latent_scale) > 0 else z
+            return self.front.normalize(log_mel).unsqueeze(1)
+        return self.autoencoder.encode(log_mel)
 
-    @torch.no_grad()
-    def from_latent(self, z: torch.Tensor, frames: int) -> torch.Tensor:
-        z = z / self.latent_scale if float(self.latent_scale) > 0 else z
+    def decode_unscaled(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents -> unnormalised log-mels (B, M, T) covering every latent frame."""
         if self.autoencoder is None:
-            return self.front.denormalize(z.squeeze(1)[..., :frames])
-        return self.autoencoder.decode(z, frames)
+            return self.front.denormalize(z.squeeze(1))
+        return self.autoencoder.decode(z, z.shape[-1] * self.factor)
 
-    def loss(self, batch):
-        log_mel, labels = batch["log_mel"], batch["label"]
-        if float(self.latent_scale) == 0 and self.training:
-            with torch.no_grad():
-                self.latent_scale.fill_(1.0)
-                raw = self.to_latent(log_mel)
-                self.latent_scale.fill_(1.0 / float(raw.std().clamp(min=1e-3)))
-        z0 = self.to_latent(log_mel)
-        null = core_guidance.drop_condition(
-            z0.shape[0], self.cfg.cond_dropout if self.training else 0.0, device=z0.device
-        )
-        kwargs = {"label": labels, "cfg_null": null}
-        if self.prompts is not None:
-            captions = list(batch["caption"])
-            # a clip without a caption trains the unconditional model (the null context)
-            empty = torch.tensor([not c for c in captions], device=z0.device)
-            kwargs = {
-                "cfg_null": null | empty,
-                "text_ids": self.prompts.ids(captions, z0.device),
-            }
-        out = training_loss(
-            self.network, z0, self.process, prediction=self.cfg.prediction, model_kwargs=kwargs
-        )
-        return out.loss.float().mean(), {}
+    # -- conditions ------------------------------------------------------------------------
+    def training_inputs(self, batch):
+        if self.prompts is None:
+            return batch["log_mel"], {"label": batch["label"]}
+        captions = list(batch["caption"])
+        device = batch["log_mel"].device
+        # a clip without a caption trains the unconditional model (the null context)
+        return batch["log_mel"], {
+            "text_ids": self.prompts.ids(captions, device),
+            "uncaptioned": torch.tensor([not c for c in captions], device=device),
+        }
 
-    # -- sampling ------------------------------------------------------------------------
     def _label_index(self, value) -> int:
         text = str(value).strip()
         if text in self.class_names:
@@ -225,130 +187,91 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Task
         idx = [self._label_index(v) for v in values]
         return torch.tensor([idx[i % len(idx)] for i in range(n)], dtype=torch.long)
 
+    def _prompt_list(self, n: int, condition: dict | None) -> list[str]:
+        given = (condition or {}).get("prompt")
+        # without a prompt: the class names as prompts ("seven"), as validation does
+        cycle = split_prompts(given) if given is not None else self.class_names
+        return [cycle[i % len(cycle)] for i in range(n)]
+
+    # -- sampling ------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        steps=None,
-        sampler=None,
-        guidance=None,
-        condition=None,
-        generator=None,
-        progress=None,
-        **options,
-    ) -> list[Clip]:
+    def sample(self, n: int, *, condition=None, progress=None, **options) -> list[Clip]:
         """``n`` clips; options: ``duration`` (seconds, any length), ``inpaint`` (an audio file)
         with ``keep`` ("START-END" seconds of it held fixed, the rest generated),
-        ``batch_size`` (default 64), ``vocoder`` (griffin-lim | neural), and sampler options (eta,
-        karras ...)."""
-        batch_size = int(options.pop("batch_size", 64))
+        ``batch_size`` (default 64), ``vocoder`` (griffin-lim | neural), ``steps``,
+        ``sampler``, ``guidance``, ``guidance_interval``, ``guidance_rescale``, ``generator``
+        and sampler options (eta, karras ...)."""
+        batch_size = int(options.pop("batch_size", None) or self.sample_batch_size)
         vocoder = self._check_vocoder(options.pop("vocoder", None))
-        prompts = None
-        if self.prompts is not None:
-            given = (condition or {}).get("prompt")
-            # without a prompt: the class names as prompts ("seven"), as validation does
-            cycle = split_prompts(given) if given is not None else self.class_names
-            prompts = [cycle[i % len(cycle)] for i in range(n)]
-            labels = torch.full((n,), self.num_classes, dtype=torch.long)
-        else:
-            labels = self._labels(n, condition)
+        steps = int(options.pop("steps", None) or self.cfg.steps)
+        device = self.latent_scale.device
+        prompts = self._prompt_list(n, condition) if self.prompts is not None else None
+        labels = self._labels(n, condition) if prompts is None else None
+        starts = range(0, n, batch_size)
+        callback = progress_counter(progress, steps * len(starts))
         rate = self.front.settings.sample_rate
         clips: list[Clip] = []
-        for lo in range(0, n, batch_size):
-            hi = min(n, lo + batch_size)
-            t0 = time.perf_counter()
-
-            def step(i, total, base=lo // batch_size):
-                if progress is not None:
-                    progress(base * total + i, math.ceil(n / batch_size) * total)
-
-            if prompts is not None:
-                options["text_ids"] = self.prompts.ids(prompts[lo:hi])
-            log_mel, meta = self.sample_log_mels(
-                labels[lo:hi],
-                steps=steps,
-                sampler=sampler,
-                guidance=guidance,
-                generator=generator,
-                progress=step,
-                **dict(options),
-            )
-            audio = self._vocode(log_mel, vocoder).float().cpu()
-            per_clip = (time.perf_counter() - t0) / (hi - lo)
-            for k in range(hi - lo):
-                if prompts is not None:
-                    prompt = prompts[lo + k]
-                    label = PromptConditioner.word_label(prompt, self.class_names)
-                    clip_meta = {**meta, "prompt": prompt}
-                else:
-                    label = self.class_names[int(labels[lo + k])] if self.num_classes > 1 else None
-                    clip_meta = dict(meta)
-                clips.append(Clip(audio[k], rate, label, per_clip, clip_meta))
+        with self.sampling_mode():
+            for lo in starts:
+                hi = min(n, lo + batch_size)
+                t0 = time.perf_counter()
+                conditions = (
+                    {"label": labels[lo:hi].to(device)}
+                    if prompts is None
+                    else {"text_ids": self.prompts.ids(prompts[lo:hi], device)}
+                )
+                log_mel, meta = self.sample_log_mels(
+                    conditions, hi - lo, steps=steps, callback=callback, **dict(options)
+                )
+                audio = self._vocode(log_mel, vocoder).float().cpu()
+                per_clip = (time.perf_counter() - t0) / (hi - lo)
+                for k in range(lo, hi):
+                    if prompts is not None:
+                        label = PromptConditioner.word_label(prompts[k], self.class_names)
+                        clip_meta = {**meta, "prompt": prompts[k]}
+                    else:
+                        label = self.class_names[int(labels[k])] if self.num_classes > 1 else None
+                        clip_meta = dict(meta)
+                    clips.append(Clip(audio[k - lo], rate, label, per_clip, clip_meta))
         return clips
 
     @torch.no_grad()
     def sample_log_mels(
-        self,
-        labels: torch.Tensor,
-        *,
-        steps=None,
-        sampler=None,
-        guidance=None,
-        generator=None,
-        progress=None,
-        **options,
+        self, conditions: dict[str, torch.Tensor], num: int, **options
     ) -> tuple[torch.Tensor, dict]:
-        """Sample latents for ``labels`` (B,) and decode them: unnormalised log-mels (B, M, T)."""
-        device = self.latent_scale.device
+        """``num`` unnormalised log-mels (B, M, T) for per-sample ``conditions`` (``label`` or
+        ``text_ids``), and the steps / sampler / guidance used; options as ``sample``'s."""
         s = self.front.settings
-        n = labels.shape[0]
-        labels = labels.to(device)
         duration = float(options.pop("duration", self.info.get("duration", 1.0)))
         inpaint, keep = options.pop("inpaint", None), options.pop("keep", None)
-        text_ids = options.pop("text_ids", None)
         interval = options.pop("guidance_interval", self.cfg.guidance_interval)
-        steps = int(steps or self.cfg.steps)
-        sampler = sampler or self.cfg.sampler
-        scale = self.cfg.guidance if guidance is None else float(guidance)
-        mask = known = None
+        guidance = options.pop("guidance", None)
+        meta = {
+            "steps": int(options.pop("steps", None) or self.cfg.steps),
+            "sampler": options.pop("sampler", None) or self.cfg.sampler,
+            "guidance": self.cfg.guidance if guidance is None else float(guidance),
+        }
         if inpaint is not None:
-            frames, mask, known = self._inpaint_known(str(inpaint), keep or "0-0.5", n, device)
+            device = self.latent_scale.device
+            frames, options["mask"], options["known"] = self._inpaint_known(
+                str(inpaint), keep or "0-0.5", num, device
+            )
         else:
             frames = max(self.factor, int(round(duration * s.sample_rate / s.hop_length)))
-        model = (
-            self.network
-            if scale == 1.0
-            else core_guidance.classifier_free(
-                self.network, scale, interval=self._model_interval(interval)
-            )
-        )
-        noise = torch.randn(
-            (n, self.latent_channels, self.latent_height, math.ceil(frames / self.factor)),
-            generator=generator,
-            device=generator.device if generator else device,
-        )
+        shape = (self.latent_channels, self.latent_height, math.ceil(frames / self.factor))
         # the text context does not change between steps: encode it once per batch
         with (
             self.prompts.cached_context() if self.prompts is not None else contextlib.nullcontext()
         ):
-            z = core_sample(
-                model,
-                noise.to(device),
-                self.process,
-                sampler=sampler,
-                steps=steps,
-                prediction=self.cfg.prediction,
-                generator=generator,
-                mask=mask,
-                known=known,
-                callback=progress,
-                model_kwargs={"label": labels}
-                if text_ids is None
-                else {"label": labels, "text_ids": text_ids.to(device)},
+            z = self.sample_states(
+                conditions,
+                num,
+                shape=shape,
+                guidance_interval=self._model_interval(interval),
+                **meta,
                 **options,
             )
-        return self.from_latent(z, frames), {"steps": steps, "sampler": sampler, "guidance": scale}
+        return self.decode(z)[..., :frames], meta
 
     def export(self, samples: list[Clip], out_dir: Path, prefix: str = "sample") -> list[Path]:
         return export_clips(samples, out_dir, prefix, front_end=self.front)

@@ -129,7 +129,7 @@ def _tiny_task():
     cfg = DiffusionConfig(autoencoder=None, channels=8, channel_mult=[1], attention=False, steps=3)
     torch.manual_seed(0)
     task = LatentDiffusionTask(cfg, info, None).eval()
-    for p in task.denoiser.parameters():  # zero-initialised outputs would make any result pass
+    for p in task.backbone.parameters():  # zero-initialised outputs would make any result pass
         torch.nn.init.normal_(p, std=0.1)
     return task
 
@@ -142,7 +142,7 @@ def test_timed_parts_cover_the_sampling_path_without_changing_it():
         timed, timing = timer.measure(
             task.sample, 3, guidance=2.0, generator=torch.Generator().manual_seed(1)
         )
-    assert "forward" not in vars(task.denoiser) and "_vocode" not in vars(task)
+    assert "forward" not in vars(task.backbone) and "_vocode" not in vars(task)
     for a, b in zip(plain, timed):
         assert torch.equal(a.audio, b.audio)
     for part in ("denoiser", "CFG + conditioning", "sampler", "VAE decode", "vocoder"):

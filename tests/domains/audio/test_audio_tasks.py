@@ -100,7 +100,8 @@ def test_diffusion_embeds_its_companions(bundle, companions, batch):
     assert float(task.latent_scale) > 0
     assert all(p.grad is None for p in task.autoencoder.parameters())  # frozen
     saved = task.saved_config()
-    assert saved["autoencoder_config"]["config"]["channels"] == 4
+    assert saved["autoencoder"]["config"]["channels"] == 4  # embedded in place of the ref
+    assert "autoencoder_config" not in saved
     rebuilt = plugin.build_task(  # no resolver needed
         "diffusion", model_config(plugin, "diffusion", saved), bundle.info, None
     )
@@ -144,7 +145,8 @@ def test_inpainting_holds_the_kept_range(bundle, tmp_path):
     path = tmp_path / "given.wav"
     soundfile.write(str(path), bundle.test.audio[0].numpy(), 16000)
     log_mel, _ = task.sample_log_mels(
-        torch.tensor([0, 1]),
+        {"label": torch.tensor([0, 1])},
+        2,
         inpaint=str(path),
         keep="0-0.5",
         generator=torch.Generator().manual_seed(0),

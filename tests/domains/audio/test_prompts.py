@@ -148,15 +148,15 @@ def _info():
 def test_null_context_ignores_the_prompt_and_prompts_change_the_output():
     torch.manual_seed(0)
     task = LatentDiffusionTask(_prompt_cfg(), _info(), None).eval()
-    for p in task.denoiser.parameters():  # zero-initialised outputs would hide any difference
+    for p in task.backbone.parameters():  # zero-initialised outputs would hide any difference
         torch.nn.init.normal_(p, std=0.1)
     x, t = torch.randn(2, 1, 32, 10), torch.tensor([500.0, 500.0])
     ids = task.prompts.ids(["three, spoken fast", "seven, spoken slowly"])
     null = torch.tensor([True, True])
     with torch.no_grad():
-        cond = task.network(x, t, text_ids=ids)
-        uncond = task.network(x, t, text_ids=ids, cfg_null=null)
-        swapped = task.network(x, t, text_ids=ids.flip(0), cfg_null=null)
+        cond = task.net(x, t, text_ids=ids)
+        uncond = task.net(x, t, text_ids=ids, cfg_null=null)
+        swapped = task.net(x, t, text_ids=ids.flip(0), cfg_null=null)
     assert not torch.allclose(cond[0], cond[1]) or not torch.allclose(cond, uncond)
     assert torch.allclose(uncond, swapped)  # the null context does not see the text
     clips = task.sample(3, condition={"prompt": "three, spoken fast|seven"}, steps=2)

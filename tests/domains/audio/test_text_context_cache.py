@@ -27,7 +27,7 @@ def _prompted_task():
     )  # fmt: skip
     torch.manual_seed(0)
     task = LatentDiffusionTask(cfg, info, None).eval()
-    for p in task.denoiser.parameters():  # the zero-initialised cross-attention ignores text
+    for p in task.backbone.parameters():  # the zero-initialised cross-attention ignores text
         torch.nn.init.normal_(p, std=0.1)
     return task
 
