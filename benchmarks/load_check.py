@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks._mlflow_server import mlflow_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CONFIG = ROOT / "configs" / "molecules" / "qm9-tiny.yaml"
@@ -53,48 +51,6 @@ def _last_line(log: Path) -> str:
 def _fick() -> list[str]:
     script = Path(sys.executable).with_name("fick")
     return [str(script)] if script.is_file() else [sys.executable, "-m", "fick.pipelines.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def mlflow_server(folder: Path):
-    """A real ``mlflow server`` on 127.0.0.1 with a fresh SQLite store; yields its URL."""
-    port = _free_port()
-    folder.mkdir(parents=True)
-    cmd = [str(Path(sys.executable).with_name("mlflow")), "server",
-           "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-           "--artifacts-destination", str(folder / "artifacts"),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                tail = (folder / "server.log").read_text()[-1500:]
-                raise RuntimeError(f"mlflow server did not start:\n{tail}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its workers
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def run_commands(commands: dict[str, list[str]], cwd: Path, uri: str,

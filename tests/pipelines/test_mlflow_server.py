@@ -2,65 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 from conftest import run_cli
+
+from benchmarks._mlflow_server import mlflow_server as real_mlflow_server
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def mlflow_server(tmp_path, free_port):
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    store = tmp_path / "server"
-    store.mkdir()
-    cmd = [
-        str(mlflow_bin),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{store / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(store / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(free_port),
-        "--workers",
-        "1",
-    ]
-    log = open(store / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{free_port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(
-                    "mlflow server did not start: " + (store / "server.log").read_text()[-2000:]
-                )
-            time.sleep(0.5)
+def mlflow_server(tmp_path):
+    with real_mlflow_server(tmp_path / "server", startup_seconds=120) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its workers only
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_training_tracked_on_a_real_server(mlflow_server, tiny_config, workdir, monkeypatch):
