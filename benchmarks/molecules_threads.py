@@ -22,9 +22,10 @@ of molecules:
   training step, about as many atom pairs as the QM9 batches.
 
 Every variant is timed once per repeat, all variants interleaved (the order rotates), and the
-table gives the median wall time of each and the ratios of medians. Compiled kernels are built
-with inductor's ``cpp.dynamic_threads`` (one compilation serves both thread counts; without it
-each thread count compiles anew, minutes on a small machine). A torch.profiler table of the top
+table gives the median wall time of each and the ratios of medians. Inductor specialises its
+kernels to the thread count, so a compiled variant compiles at its first call at each thread
+count (the warm-up; minutes on a small machine, fewer the second time: its graph cache); the
+section gives the first call's time. A torch.profiler table of the top
 ops by self CPU time follows for each size (eager, 1 thread, quiet). The section goes into
 BENCHMARKS.md ("molecules-threads"). Threads wait passively at the end of each op, as in the
 ``fick`` CLI (fick.pipelines.threads); ``OMP_WAIT_POLICY=ACTIVE python -m benchmarks.molecules_
@@ -210,10 +211,9 @@ def train_call(task, optimizer, batch):
 
 
 def _configure_compile() -> None:
+    """Room for every compiled graph of the run: (size, grad mode, thread count) each."""
     import torch._dynamo.config
-    import torch._inductor.config
 
-    torch._inductor.config.cpp.dynamic_threads = True
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
 
 
@@ -345,13 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         "### Molecules: the EGNN at 1 and 2 threads, quiet and with a busy core\n\n"
         f"`{command_line('molecules_threads', argv)}` on {utc_stamp()}, torch "
         f"{torch.__version__}, OpenMP wait policy "
-        f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}, {repeats} interleaved repeats, {time.perf_counter() - t_start:.0f}"
-        f" s in all. Median wall time of one denoiser forward pass (no grad; {qf} QM9 / {mf} "
+        f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}, {repeats} interleaved repeats, "
+        f"{time.perf_counter() - t_start:.0f} s in all. Median wall time of one denoiser "
+        f"forward pass (no grad; {qf} QM9 / {mf} "
         f"MOSES-sized molecules) and of one training step (loss, backward, Adam; {qt} / {mt} "
         f"molecules), config {CONFIG} at each size. QM9: {how['qm9']}; MOSES-sized: "
         f"{how['moses']}. \"busy\": a busy Python loop that this script ran beside the "
         "measurement (one other core taken). Speed-up = median time at 1 thread / at N threads;"
-        " compiled: torch.compile of the EGNN layers (inductor, dynamic threads)."
+        " compiled: torch.compile of the EGNN layers (inductor)."
         + compile_note + "\n\n"
         + table(times, variants, args.threads, args.loads, fallen_back) + "\n\n"
         + "\n\n".join(profiles)

@@ -6,8 +6,7 @@ import os
 import pytest
 import torch
 from fick.domains.base import FickError
-from fick.pipelines import threads
-from fick.pipelines import cli
+from fick.pipelines import cli, threads
 
 
 def _sysfs(tmp_path, cores):

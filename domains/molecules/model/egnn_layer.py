@@ -5,17 +5,18 @@ parallel region whose threads meet at a barrier: a layer of many small ops stall
 of its threads is not running (a busy machine), and gains little from a second thread. So the
 layer does each kind of work once, over everything it applies to:
 
-- one linear map per atom gives both the pair pre-activation ``A h`` and the sender
-  projection ``V h`` (``to_pair`` and ``sender`` stacked), and one gather of its rows by the
-  *directed* sender index (the pairs' ``j``, then their ``i``) gives what both directions need;
+- the per-atom projections ``A h`` (pair pre-activation) and ``V h`` (sender) are gathered once
+  each by the *directed* sender index (the pairs' ``j``, then their ``i``), which gives what
+  both directions of every pair need in one contiguous block (stacking the two maps into one
+  and gathering once was slower: strided halves);
 - one linear map per pair gives the gate, the pair-feature update and the coordinate weight
   (``gate``, ``edge_out`` and ``coord`` stacked); the edge part of the pre-activation is added
   inside the matrix product (``addmm``);
 - one ``index_add_`` over the directed receiver index (``i``, then ``j``) sums the messages of
   both directions, and one sums the position steps.
 
-The parameters keep their separate ``nn.Linear`` modules (the saved weights' layout); they are
-stacked per call, which costs a copy of the small weight matrices. The sums run in the same
+The parameters keep their separate ``nn.Linear`` modules (the saved weights' layout); the
+per-pair heads are stacked per call, a copy of small weight matrices. The sums run in the same
 order as a per-direction formulation, so its results are reproduced to rounding.
 """
 
@@ -109,12 +110,11 @@ class EGNNLayer(nn.Module):
         the same, updated. ``receivers``/``senders`` are a PairIndex's; ``diff``, ``dist`` and
         ``rbf`` the pairs' geometry at ``pos``."""
         num_pairs, width = edge.shape[0], self.message.in_features
-        # [A h | V h] of the sender of every directed pair (j for i, then i for j); unbind and
-        # split, not slicing, so that the backward pass assembles one gradient, not several
-        # zero-filled ones
-        node = F.linear(h, *_stacked(self.to_pair, self.sender)).view(-1, 2, width)
-        sent_pre, sent_v = node.index_select(0, senders).view(2, num_pairs, 2, width).unbind(2)
-        pre_j, pre_i = sent_pre.unbind(0)
+        # A h and V h of the sender of every directed pair (j for i, then i for j), each one
+        # contiguous gather; unbind, not slicing, so that the backward pass assembles one
+        # gradient, not several zero-filled ones
+        pre_j, pre_i = self.to_pair(h).index_select(0, senders).view(2, num_pairs, width).unbind(0)
+        sent_v = self.sender(h).index_select(0, senders).view(2, num_pairs, width)
         pre = torch.addmm(pre_i + pre_j, torch.cat([edge, rbf], -1), self.to_edge.weight.t())
         m = F.silu(self.message(F.silu(pre)))
         heads = [self.gate, self.edge_out] + ([self.coord] if self.update_pos else [])
