@@ -16,7 +16,8 @@ Rows, all through ``metrics.druglike`` (the evaluator of ``fick evaluate FILE.sd
   scored as ``fick evaluate`` scores them, with the issue's floors (validity >= 80%, connected
   >= 80%, PoseBusters checks passed by >= 70% of the valid ones) as pass / fail.
 
-``--moses N`` compares with a fixed subset of N reference molecules instead of MOSES's whole
+``--rows outputs/benchmarks/moses3d/rows.json`` writes the section again from a run's saved
+rows, with that run's date, command and sizes. ``--moses N`` compares with a fixed subset of N reference molecules instead of MOSES's whole
 test set (its statistics are computed once and cached: about 20 CPU-minutes per split for the
 whole set); ``--references test`` leaves out the scaffold-test set. ``--quick``: 20 molecules,
 200-molecule references, one 4-step sampling of 8 molecules; it writes only to a ``--benchmarks``
@@ -168,11 +169,14 @@ def _body(args, data: tuple | None, models: dict[str, dict[str, float]]) -> str:
     reference = ("MOSES's whole test set" if args.moses == "all"
                  else f"a fixed subset of {args.moses} MOSES test molecules")
     parts = [f"## Drug-like 3D molecules: MOSES3D{quick}", "",
-             f"Measured {utc_stamp()}; `{command_line('moses3d', args.argv)}`. Metrics of "
+             f"Measured {args.measured}; `{args.command}`. Metrics of "
              "`fick evaluate` (validity: RDKit sanitisation with formal charges; stability: "
              "MiDi's charge-aware valences on the molecules' own bonds; PoseBusters' molecule "
              "checks, fast set, over the valid molecules; strain: MMFF94 energy before minus "
-             f"after a local relaxation), MOSES metrics against {reference}.", ""]
+             f"after a local relaxation), MOSES metrics against {reference}. FCD, SNN and "
+             "Scaf depend on the number of molecules and the reference's size (MOSES's "
+             "published rows: 30,000 samples against the whole test set): compare the model "
+             "rows with the data row of the same run, not with the published ones.", ""]
     rows = {}
     if data is not None:
         metrics, notes, seconds = data
@@ -208,12 +212,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="BENCHMARKS.md to update (default ./BENCHMARKS.md; with --quick "
                              "only one named here)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="write the section from a run's rows.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    args.argv = argv
     if args.quick:
         args.n, args.moses, args.steps = min(args.n, 20), "200", [4]
     if args.moses != "all" and not str(args.moses).isdigit():
@@ -224,19 +229,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.benchmarks is None:
         args.no_write = args.no_write or args.quick  # a smoke run never overwrites the results
         args.benchmarks = BENCHMARKS
+    if args.rows is not None:
+        return _render(args)
     data = None if args.no_data else data_row(args)
     models = {}
     if args.model:
         if args.quick:
             args.n = 8
         models = model_rows(args)
+    args.measured, args.command = utc_stamp(), command_line("moses3d", argv)
     rows = {"data": None if data is None else {"metrics": data[0], "notes": data[1],
-                                                "seconds": data[2]}, "models": models}
+                                                "seconds": data[2]}, "models": models,
+            "measured": args.measured, "command": args.command, "n": args.n,
+            "moses": args.moses, "quick": args.quick}
     folder = OUTPUTS / "moses3d"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ("rows-quick.json" if args.quick else "rows.json")).write_text(
         json.dumps(rows, indent=1))
     publish(args, SECTION, _body(args, data, models))
+    return 0
+
+
+def _render(args) -> int:
+    """``--rows FILE``: the section again from a run's saved rows (no recomputation)."""
+    if not args.rows.is_file():
+        raise FickError(f"--rows {args.rows}: no such file; a run writes "
+                        f"{OUTPUTS / 'moses3d' / 'rows.json'}")
+    saved = json.loads(args.rows.read_text())
+    for key in ("measured", "command", "n", "moses", "quick"):
+        setattr(args, key, saved[key])
+    data = saved["data"]
+    data = None if data is None else (data["metrics"], data["notes"], data["seconds"])
+    publish(args, SECTION, _body(args, data, saved["models"]))
     return 0
 
 

@@ -20,7 +20,8 @@ def prepared_test(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_quick_data_row_writes_its_section(prepared_test, capsys):
+def test_quick_data_row_writes_its_section(prepared_test, monkeypatch):
+    monkeypatch.chdir(prepared_test)
     out = prepared_test / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\nkept\n")
     assert bench.main(["--quick", "--n", "12", "--references", "test",
@@ -39,6 +40,11 @@ def test_quick_data_row_writes_its_section(prepared_test, capsys):
     assert "CharRNN (published)" in text and "(published) EDM" in text
     assert "Polykovskiy et al. 2020" in text
     assert "python -m benchmarks.moses3d --quick" in text
+    rows = prepared_test / "outputs" / "benchmarks" / "moses3d" / "rows-quick.json"
+    again = prepared_test / "AGAIN.md"
+    assert bench.main(["--rows", str(rows), "--benchmarks", str(again)]) == 0
+    assert again.read_text().split("<!-- moses3d:begin -->")[1] == text.split(
+        "<!-- moses3d:begin -->")[1]  # the same section, from the saved rows alone
 
 
 def test_quick_run_never_overwrites_the_default_file(prepared_test, monkeypatch):
