@@ -9,18 +9,17 @@ argmax is the asked word. Pitch / speed: ``prompt_metrics.direction_accuracy`` a
 median f0 / voiced duration of the real training clips of the same word. The same measures of
 the real test clips of those combinations (their own captions) are the reference row: how well
 the measures themselves follow the captions. Writes section "audio-prompts" of BENCHMARKS.md
-unless ``--no-write``.
+(``--benchmarks FILE``) unless ``--no-write``.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks._sections import add_output_arguments, command_line, publish, utc_stamp
 
 
 def _measures(audios, rate):
@@ -53,7 +52,13 @@ def _row(name, words, parts, audios, rate, medians, classifier, front):
 def main(argv=None) -> int:
     from fick.domains.audio import plugin
     from fick.domains.audio.config import AudioDataConfig
-    from fick.domains.audio.spoken_digits import DIGITS, caption, caption_parts, heldout_combination
+    from fick.domains.audio.spoken_digits import (
+        DIGITS,
+        caption,
+        caption_parts,
+        heldout_combination,
+        heldout_combinations,
+    )
     from fick.pipelines import modelio
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=20, help="clips per held-out combination")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-write", action="store_true")
+    add_output_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     loaded = modelio.load(args.model)
@@ -84,13 +89,7 @@ def main(argv=None) -> int:
             float(np.nanmedian([f0[i] for i in idx])),
             float(np.median([dur[i] for i in idx])),
         )
-    combos = [
-        (w, s, q)
-        for w in DIGITS
-        for s in range(3)
-        for q in range(3)
-        if heldout_combination(w, s, q)
-    ]
+    combos = heldout_combinations()
     speeds, pitches = (130, 180, 230), (20, 50, 80)
     prompts = [caption(w, speeds[s], pitches[q], "en") for w, s, q in combos for _ in range(args.n)]
     g = torch.Generator().manual_seed(0)
@@ -129,12 +128,8 @@ def main(argv=None) -> int:
     ]
     lines += [f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.3f} |" for r in rows]
     body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        from benchmarks._sections import command_line, utc_stamp, write_section
-
-        head = f"`{command_line('audio_prompts', argv)}` ({utc_stamp()})"
-        write_section(ROOT / "BENCHMARKS.md", "audio-prompts", f"{head}\n\n{body}")
+    head = f"`{command_line('audio_prompts', argv)}` ({utc_stamp()})"
+    publish(args, "audio-prompts", f"{head}\n\n{body}")
     return 0
 
 

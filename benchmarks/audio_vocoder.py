@@ -8,17 +8,17 @@ training, see ``spoken_digits.variant_split``) with the vocoder's own mel settin
 inverts the log-mel of the real clip and is scored against that clip's waveform. The real
 recording is the top row (each score of the reference against itself: the ceiling). Griffin-Lim
 at 32 and 64 iterations needs no training. ``--vocoder`` takes a vocoder model or a diffusion
-model that embeds one. Writes section "audio-vocoder" of BENCHMARKS.md unless ``--no-write``.
+model that embeds one. Writes section "audio-vocoder" of BENCHMARKS.md
+(``--benchmarks FILE``) unless ``--no-write``.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks._sections import add_output_arguments, command_line, publish, utc_stamp
 
 
 def _vocoder_task(ref: str):
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--per-class", type=int, default=300, help="spoken digits set without a model")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-write", action="store_true")
+    add_output_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     neural, data = (None, None) if args.vocoder == "none" else _vocoder_task(args.vocoder)
@@ -120,12 +120,8 @@ def main(argv=None) -> int:
             )
         )
     body = table(rows, log_mel.shape[0])
-    print(body)
-    if not args.no_write:
-        from benchmarks._sections import command_line, utc_stamp, write_section
-
-        head = f"`{command_line('audio_vocoder', argv)}` ({utc_stamp()})"
-        write_section(ROOT / "BENCHMARKS.md", "audio-vocoder", f"{head}\n\n{body}")
+    head = f"`{command_line('audio_vocoder', argv)}` ({utc_stamp()})"
+    publish(args, "audio-vocoder", f"{head}\n\n{body}")
     return 0
 
 

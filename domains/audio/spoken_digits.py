@@ -35,6 +35,7 @@ __all__ = [
     "caption_parts",
     "generate_spoken_digits",
     "heldout_combination",
+    "heldout_combinations",
     "variant_split",
 ]
 
@@ -113,6 +114,14 @@ def heldout_combination(word: str, speed: int, pitch: int) -> bool:
     held out with several words, and every word is trained on its other eight combinations."""
     w = DIGITS.index(word)
     return speed == w % 3 and pitch == (w + speed) % 3
+
+
+def heldout_combinations() -> list[tuple[str, int, int]]:
+    """The ten (word, speed bucket, pitch bucket) that ``heldout_combination`` keeps out."""
+    return [
+        (w, s, p) for w in DIGITS for s in range(len(SPEEDS)) for p in range(len(PITCHES))
+        if heldout_combination(w, s, p)
+    ]  # fmt: skip
 
 
 def _plan(per_class: int, seed: int) -> list[dict]:
