@@ -27,6 +27,18 @@ __all__ = [
 ]
 
 
+def _logits_and_features(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor):
+    """A sub-discriminator's reading of ``x``: its logits and the feature map of every layer
+    (for the feature-matching loss)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
 class _PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, width: int):
         super().__init__()
@@ -43,13 +55,7 @@ class _PeriodDiscriminator(nn.Module):
         pad = (-length) % self.period
         x = F.pad(audio, (0, pad), mode="reflect") if pad else audio
         x = x.reshape(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _logits_and_features(self.convs, self.post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -84,13 +90,7 @@ class _SpectrogramDiscriminator(nn.Module):
         )
         # log(1 + |S|): finite at silence, compresses the dynamic range like a listener does
         x = torch.log1p(spec.abs()).unsqueeze(1)  # (B, 1, freq, frames)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _logits_and_features(self.convs, self.post, x)
 
 
 class MultiResolutionDiscriminator(nn.Module):

@@ -1,34 +1,17 @@
 """`fick train configs/audio/spoken-digits-tiny.yaml`, then `fick sample` and `fick evaluate`
 on the saved model, through the real CLI in a subprocess."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile
 
 ROOT = Path(__file__).resolve().parents[3]
-FICK = [sys.executable, "-c", "import sys; from fick.pipelines.cli import main; sys.exit(main())"]
 
 
 @pytest.mark.slow
-def test_train_tiny_then_sample_and_evaluate(tmp_path):
-    env = dict(
-        os.environ,
-        FICK_CACHE=str(tmp_path / "cache"),
-        OMP_NUM_THREADS="1",
-        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    )
-
-    def fick(*args):
-        proc = subprocess.run(
-            FICK + list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc
-
+def test_train_tiny_then_sample_and_evaluate(tmp_path, fick_cli):
+    fick = fick_cli
     fick(
         "train",
         str(ROOT / "configs/audio/spoken-digits-tiny.yaml"),

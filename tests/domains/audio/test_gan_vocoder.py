@@ -2,9 +2,6 @@
 the generator warm-up, a companion without discriminators, and a tiny CLI training that
 vocodes."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -109,21 +106,9 @@ def test_bad_gan_loss_is_one_line_error():
 
 
 @pytest.mark.slow
-def test_tiny_gan_vocoder_trains_and_vocodes(tmp_path):
-    env = dict(
-        os.environ,
-        FICK_CACHE=str(tmp_path / "cache"),
-        OMP_NUM_THREADS="1",
-        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    )
-    cli = "import sys; from fick.pipelines.cli import main; sys.exit(main())"
-    cmd = [sys.executable, "-c", cli]
-    proc = subprocess.run(
-        cmd + ["train", str(ROOT / "configs/audio/vocoder-tiny.yaml"),
-               "--set", f"train.output_dir={tmp_path / 'outputs'}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_tiny_gan_vocoder_trains_and_vocodes(tmp_path, fick_cli):
+    fick_cli("train", ROOT / "configs/audio/vocoder-tiny.yaml",
+             "--set", f"train.output_dir={tmp_path / 'outputs'}")  # fmt: skip
     models = list((tmp_path / "outputs").glob("*/*/model"))
     assert len(models) == 1
     from fick.pipelines import modelio

@@ -3,9 +3,6 @@ an old manifest), the caption column of a CSV manifest with missing / empty capt
 the null context of CFG, the guidance interval, and a tiny prompted model through the CLI."""
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ from fick.domains.audio.spoken_digits import (
     caption,
     caption_parts,
     generate_spoken_digits,
-    heldout_combination,
+    heldout_combinations,
 )
 from fick.domains.audio.text import UNK, WordPieceTokenizer, caption_vocabulary
 from fick.domains.base import FickError
@@ -57,13 +54,7 @@ def test_captions_describe_the_synthesis_and_hold_out_ten_combinations():
     assert text == "seven, spoken slowly in a low voice with a Scottish accent"
     assert caption_parts(text) == ("seven", 0, 0)
     assert caption_parts("a dog barking") is None
-    held = [
-        (w, s, p)
-        for w in DIGITS
-        for s in range(3)
-        for p in range(3)
-        if heldout_combination(w, s, p)
-    ]
+    held = heldout_combinations()
     assert len(held) == 10 and {w for w, _, _ in held} == set(DIGITS)
     assert {s for _, s, _ in held} == {0, 1, 2} and {p for _, _, p in held} == {0, 1, 2}
 
@@ -176,24 +167,8 @@ def test_guidance_interval_maps_to_model_time_and_is_checked():
 
 
 @pytest.mark.slow
-def test_tiny_prompted_model_trains_and_samples_from_a_prompt(tmp_path):
-    env = dict(
-        os.environ, FICK_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1",
-        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    )  # fmt: skip
-    cli = [
-        sys.executable,
-        "-c",
-        "import sys; from fick.pipelines.cli import main; sys.exit(main())",
-    ]
-
-    def fick(*args):
-        proc = subprocess.run(
-            cli + list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc
-
+def test_tiny_prompted_model_trains_and_samples_from_a_prompt(tmp_path, fick_cli):
+    fick = fick_cli
     fick("train", str(ROOT / "configs/audio/spoken-digits-prompts-tiny.yaml"),
          "--set", f"train.output_dir={tmp_path / 'out'}",
          "--set", "train.max_steps=20")  # fmt: skip
