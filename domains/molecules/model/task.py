@@ -58,6 +58,7 @@ class MoleculeDiffusion(Task):
     """Generates 3D molecules with bonds (or atoms only), optionally property-conditioned."""
 
     kind = "diffusion"
+    companions = ("regressor",)  # the property predictor of gradient guidance, if any
 
     def __init__(self, cfg: MoleculeModelConfig | dict, info: dict[str, Any], regressor=None):
         super().__init__()
