@@ -94,6 +94,19 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _signal_when(ready, what: str, proc: subprocess.Popen, signum, exit_within: float) -> int:
+    """Send ``signum`` to ``proc`` once ``ready()`` (``what``, within 180 s) and return its exit
+    code; a process still alive after ``exit_within`` seconds is killed (the test fails)."""
+    try:
+        _wait_for(ready, 180, proc, what)
+        proc.send_signal(signum)
+        return proc.wait(timeout=exit_within)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # the shell's convention: 128 + the signal's number
 EXIT_CODES = [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
 
@@ -111,14 +124,8 @@ def test_a_signal_marks_the_run_killed(workdir, signum, code):
         stderr=subprocess.STDOUT,
         preexec_fn=_default_sigint,
     )
-    try:
-        _wait_for(lambda: _first_checkpoint(workdir), 180, proc, "the first checkpoint")
-        proc.send_signal(signum)
-        rc = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    rc = _signal_when(lambda: _first_checkpoint(workdir), "the first checkpoint", proc, signum,
+                      exit_within=120)  # fmt: skip
     assert rc == code, (workdir / "c.log").read_text()[-2000:]  # interrupted, not crashed
     _, (run,) = mlflow_runs()
     assert run.info.status == "KILLED"
@@ -139,14 +146,8 @@ def test_a_signal_stops_sampling_with_its_exit_code_and_no_partial_files(workdir
         "--no-track", cwd=workdir, stdout=open(log, "w"), stderr=subprocess.STDOUT,
         preexec_fn=_default_sigint,
     )
-    try:
-        _wait_for(lambda: "sampling" in log.read_text(), 180, proc, "sampling to start")
-        proc.send_signal(signum)
-        rc = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    rc = _signal_when(lambda: "sampling" in log.read_text(), "sampling to start", proc, signum,
+                      exit_within=60)  # fmt: skip
     text = log.read_text()
     assert rc == code, text[-2000:]
     assert ("terminated" if signum == signal.SIGTERM else "interrupted") in text
