@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -39,6 +39,8 @@ __all__ = [
     "Progress",
     "Resolver",
     "Task",
+    "config_from",
+    "shipped_models",
 ]
 
 
@@ -255,12 +257,13 @@ class PluginDefaults:
     models, no sampling flags of its own, no evaluation of files without a model."""
 
     sample_suffixes: tuple[str, ...] = ()
+    pretrained_dir: Path | None = None  # the folder of shipped models, one sub-folder each
 
     def add_data_commands(self, parser: argparse.ArgumentParser) -> None:
         return None
 
     def pretrained(self) -> dict[str, Path]:
-        return {}
+        return shipped_models(self.pretrained_dir)
 
     def add_sample_options(self, parser: argparse.ArgumentParser) -> None:
         return None
@@ -279,3 +282,36 @@ class PluginDefaults:
             f"the {getattr(self, 'name', 'this')} domain evaluates no files without a model: "
             "pass a model, or a folder written by fick sample"
         )
+
+
+def shipped_models(folder: Path | None) -> dict[str, Path]:
+    """name -> model folder, for every sub-folder of ``folder`` that holds a complete saved model
+    (``model.safetensors`` and ``fick.yaml``), sorted by name."""
+    if folder is None or not folder.is_dir():
+        return {}
+    return {
+        d.name: d
+        for d in sorted(folder.iterdir())
+        if (d / "model.safetensors").is_file() and (d / "fick.yaml").is_file()
+    }
+
+
+def config_from(cls: type, cfg: Any) -> Any:
+    """The dataclass ``cls`` from an instance of it, None (its defaults), another dataclass or
+    the mapping a ``saved_config()`` wrote (embedded companions arrive as such mappings); an
+    unknown key is a FickError naming the valid ones."""
+    if isinstance(cfg, cls):
+        return cfg
+    if cfg is None:
+        return cls()
+    if is_dataclass(cfg) and not isinstance(cfg, type):
+        cfg = asdict(cfg)
+    if not isinstance(cfg, dict):
+        raise FickError(f"expected a mapping for {cls.__name__}, got {type(cfg).__name__}")
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise FickError(
+            f"unknown key(s) {unknown} in {cls.__name__}: valid keys are {sorted(valid)}"
+        )
+    return cls(**cfg)

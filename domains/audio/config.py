@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
-from fick.domains.base import FickError
+from fick.domains.base import config_from
 from fick.domains.diffusion_config import DiffusionOptions, renamed_to
 
 __all__ = [
@@ -14,7 +13,7 @@ __all__ = [
     "ClassifierConfig",
     "DiffusionConfig",
     "VocoderConfig",
-    "coerce_config",
+    "config_from",
 ]
 
 
@@ -139,18 +138,3 @@ class ClassifierConfig:
     time_shift: float = 0.1  # random circular shift augmentation (fraction of the clip)
 
 
-def coerce_config(cls: type, cfg: Any) -> Any:
-    """``cfg`` as a ``cls`` instance (accepts the dataclass or the dict saved_config wrote)."""
-    if isinstance(cfg, cls):
-        return cfg
-    if cfg is None:
-        return cls()
-    if not isinstance(cfg, dict):
-        raise FickError(f"expected a mapping for {cls.__name__}, got {type(cfg).__name__}")
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(cfg) - valid)
-    if unknown:
-        raise FickError(
-            f"unknown key(s) {unknown} in the model section: valid keys are {sorted(valid)}"
-        )
-    return cls(**cfg)

@@ -25,7 +25,7 @@ from fick.domains.audio.config import (
     ClassifierConfig,
     DiffusionConfig,
     VocoderConfig,
-    coerce_config,
+    config_from,
 )
 from fick.domains.audio.denoisers import build_denoiser
 from fick.domains.audio.diffusion_evaluation import DiffusionEvaluationMixin
@@ -110,7 +110,7 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Diff
         if attr == "vocoder" and ref == "griffin-lim":
             return None
         if isinstance(ref, dict):  # embedded
-            ref = {**ref, "config": coerce_config(_COMPANION_CONFIGS[attr], ref["config"])}
+            ref = {**ref, "config": config_from(_COMPANION_CONFIGS[attr], ref["config"])}
         options = {"discriminators": False} if attr == "vocoder" else {}
         task = resolve_companion(kind, ref, key, resolve, **options)
         if attr == "vocoder" and task is not None:

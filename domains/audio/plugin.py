@@ -31,6 +31,7 @@ class AudioPlugin(PluginDefaults):
     """Spectrogram latent diffusion for labelled audio clips (folders, manifests, spoken digits)."""
 
     name = "audio"
+    pretrained_dir = PRETRAINED_DIR
 
     def tasks(self) -> list[str]:
         return list(_MODEL_CONFIGS)
@@ -79,12 +80,3 @@ class AudioPlugin(PluginDefaults):
         from fick.domains.audio.commands import add_data_commands
 
         add_data_commands(parser)
-
-    def pretrained(self) -> dict[str, Path]:
-        if not PRETRAINED_DIR.is_dir():
-            return {}
-        return {
-            p.name: p
-            for p in sorted(PRETRAINED_DIR.iterdir())
-            if (p / "fick.yaml").is_file() and (p / "model.safetensors").is_file()
-        }

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fick.domains.base import Task
 
 from .classifier_net import SmallCNN
-from .config import AutoencoderConfig, ClassifierConfig, coerce_config
+from .config import AutoencoderConfig, ClassifierConfig, config_from
 from .vae import KLVAE, vae_loss
 
 __all__ = ["AutoencoderTask", "ClassifierTask", "FeatureClassifierTask"]
@@ -25,7 +25,7 @@ class AutoencoderTask(Task):
 
     def __init__(self, cfg: AutoencoderConfig | dict, info: dict[str, Any]):
         super().__init__()
-        self.cfg = coerce_config(AutoencoderConfig, cfg)
+        self.cfg = config_from(AutoencoderConfig, cfg)
         self.info = dict(info)
         self.vae = KLVAE(
             info["channels"], self.cfg.latent_channels, self.cfg.downsample, self.cfg.width
@@ -103,7 +103,7 @@ class ClassifierTask(FeatureClassifierTask):
     """A small CNN classifying the images; its penultimate features are the metric space."""
 
     def __init__(self, cfg: ClassifierConfig | dict, info: dict[str, Any]):
-        super().__init__(coerce_config(ClassifierConfig, cfg), info)
+        super().__init__(config_from(ClassifierConfig, cfg), info)
         self.net = SmallCNN(
             info["channels"],
             info["num_classes"],

@@ -7,10 +7,9 @@ time; a saved model stores their full config in place of the reference (see ``sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
-from fick.domains.base import FickError
+from fick.domains.base import config_from
 from fick.domains.diffusion_config import DiffusionOptions, renamed_to
 
 __all__ = [
@@ -18,7 +17,7 @@ __all__ = [
     "ClassifierConfig",
     "DiffusionConfig",
     "ImageDataConfig",
-    "coerce_config",
+    "config_from",
 ]
 
 
@@ -82,19 +81,3 @@ class ClassifierConfig:
     label_smoothing: float = 0.0
 
 
-def coerce_config(cls: type, cfg: Any) -> Any:
-    """Accept the validated dataclass or the dict ``saved_config()`` wrote; unknown keys are a
-    FickError naming the valid ones."""
-    if isinstance(cfg, cls):
-        return cfg
-    if cfg is None:
-        return cls()
-    if not isinstance(cfg, dict):
-        cfg = asdict(cfg)
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(cfg) - valid)
-    if unknown:
-        raise FickError(
-            f"unknown key(s) {unknown} in the images {cls.__name__}: valid keys are {sorted(valid)}"
-        )
-    return cls(**cfg)

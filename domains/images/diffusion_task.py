@@ -18,7 +18,7 @@ from torch import nn
 
 from .companion_tasks import AutoencoderTask, ClassifierTask
 from .conditions import labels_for
-from .config import DiffusionConfig, ImageDataConfig, coerce_config
+from .config import DiffusionConfig, ImageDataConfig, config_from
 from .dit import DiT
 from .export import ImageSample, write_samples
 from .metrics import frechet_distance, inception_score
@@ -35,7 +35,7 @@ class ImageDiffusionTask(DiffusionTask):
     }
 
     def __init__(self, cfg: Any, info: dict[str, Any], resolve: Resolver | None = None):
-        super().__init__(coerce_config(self.config_type, cfg), info, resolve)
+        super().__init__(config_from(self.config_type, cfg), info, resolve)
         size, channels = info["image_size"], info["channels"]
         if self.autoencoder is not None:
             vae = self.autoencoder.vae
@@ -101,7 +101,7 @@ class ImageDiffusionTask(DiffusionTask):
         from .data import build_image_data
 
         try:  # digits ship with scikit-learn, so evaluation works offline from the saved info
-            return build_image_data(coerce_config(ImageDataConfig, self.info["data"]))
+            return build_image_data(config_from(ImageDataConfig, self.info["data"]))
         except FickError:
             return None
 

@@ -45,6 +45,7 @@ def _video():
 
 class ImagesPlugin(PluginDefaults):
     name = "images"
+    pretrained_dir = PRETRAINED_DIR
 
     def tasks(self) -> list[str]:
         video = _video()
@@ -100,12 +101,3 @@ class ImagesPlugin(PluginDefaults):
         video = _video()
         if video is not None:
             video.add_video_data_commands(subparsers)
-
-    def pretrained(self) -> dict[str, Path]:
-        if not PRETRAINED_DIR.is_dir():
-            return {}
-        return {
-            p.name: p
-            for p in sorted(PRETRAINED_DIR.iterdir())
-            if (p / "model.safetensors").is_file() and (p / "fick.yaml").is_file()
-        }

@@ -21,6 +21,7 @@ class MoleculesPlugin(PluginDefaults):
     """The molecules domain."""
 
     name = "molecules"
+    pretrained_dir = PRETRAINED_DIR
 
     def tasks(self) -> list[str]:
         return ["diffusion", "regressor"]
@@ -169,14 +170,6 @@ class MoleculesPlugin(PluginDefaults):
         from .commands import add_data_commands
 
         add_data_commands(parser)
-
-    def pretrained(self) -> dict[str, Path]:
-        if not PRETRAINED_DIR.is_dir():
-            return {}
-        return {
-            d.name: d for d in sorted(PRETRAINED_DIR.iterdir())
-            if (d / "model.safetensors").exists() and (d / "fick.yaml").exists()
-        }
 
 
 plugin = MoleculesPlugin()

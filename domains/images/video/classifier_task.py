@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..companion_tasks import FeatureClassifierTask
-from ..config import coerce_config
+from ..config import config_from
 from .config import VideoClassifierConfig
 from .video_classifier import VideoCNN
 
@@ -19,7 +19,7 @@ class VideoClassifierTask(FeatureClassifierTask):
     feature_batch_size = 64
 
     def __init__(self, cfg: VideoClassifierConfig | dict, info: dict[str, Any]):
-        super().__init__(coerce_config(VideoClassifierConfig, cfg), info)
+        super().__init__(config_from(VideoClassifierConfig, cfg), info)
         self.net = VideoCNN(
             info["channels"],
             max(1, info["num_classes"]),

@@ -162,9 +162,9 @@ def _info(cfg: VideoDataConfig, class_names: list[str], n_train: int, n_val: int
 def build_video_data(task: str, cfg: VideoDataConfig | dict | None, seed: int = 0) -> DataBundle:
     """The DataBundle of a video ``data:`` section. The clips are fixed by ``data.split_seed``;
     ``seed`` (the training seed) does not change them, so runs with different seeds compare."""
-    from ..config import coerce_config
+    from ..config import config_from
 
-    cfg = coerce_config(VideoDataConfig, cfg)
+    cfg = config_from(VideoDataConfig, cfg)
     if cfg.source == "moving-digits":
         return _moving_digits_bundle(cfg)
     if cfg.source == "folder":

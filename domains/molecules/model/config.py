@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from fick.domains.base import FickError
+from fick.domains.base import FickError, config_from
 
 __all__ = [
     "MoleculeDataConfig",
@@ -135,16 +135,3 @@ class RegressorModelConfig:
     loss: str = "l1"  # l1 | mse (on properties normalised by mean / MAD)
 
 
-def config_from(cls: type, cfg: Any):
-    """The dataclass ``cls`` from an instance of it or from a dict (a saved config)."""
-    if isinstance(cfg, cls):
-        return cfg
-    if cfg is None:
-        return cls()
-    if not isinstance(cfg, dict):
-        cfg = asdict(cfg)
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(cfg) - valid)
-    if unknown:
-        raise FickError(f"unknown {cls.__name__} keys {unknown}: valid keys are {sorted(valid)}")
-    return cls(**cfg)

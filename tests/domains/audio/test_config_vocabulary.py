@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from fick.domains.audio.config import DiffusionConfig, coerce_config
+from fick.domains.audio.config import DiffusionConfig, config_from
 from fick.domains.audio.diffusion_task import LatentDiffusionTask
 from fick.domains.audio.features import MelSettings
 from fick.pipelines.config import from_dict
@@ -25,14 +25,14 @@ def test_old_keys_map_to_the_new_ones():
     embedded = {"config": {"channels": 16}, "info": INFO}
     old = {"process_kwargs": {"beta_start": 0.001, "beta_end": 0.02},
            "classifier": "models:/c@current", "classifier_config": embedded}  # fmt: skip
-    for cfg in (coerce_config(DiffusionConfig, old), from_dict(DiffusionConfig, old, "model")):
+    for cfg in (config_from(DiffusionConfig, old), from_dict(DiffusionConfig, old, "model")):
         assert cfg.process_options == {"beta_start": 0.001, "beta_end": 0.02}
         assert cfg.classifier == embedded  # the embedded companion replaces its reference
         assert cfg.process_kwargs is None and cfg.classifier_config is None
 
 
 def test_a_task_built_from_old_keys_uses_that_process_and_saves_the_new_names():
-    cfg = coerce_config(DiffusionConfig, {**TINY, "process_kwargs": {"num_steps": 50}})
+    cfg = config_from(DiffusionConfig, {**TINY, "process_kwargs": {"num_steps": 50}})
     task = LatentDiffusionTask(cfg, INFO, None)
     assert task.process.num_steps == 50
     saved = task.saved_config()
@@ -43,7 +43,7 @@ def test_a_task_built_from_old_keys_uses_that_process_and_saves_the_new_names():
 
 def test_weights_saved_under_the_old_network_name_load():
     torch.manual_seed(0)
-    task = LatentDiffusionTask(coerce_config(DiffusionConfig, TINY), INFO, None)
+    task = LatentDiffusionTask(config_from(DiffusionConfig, TINY), INFO, None)
     for p in task.backbone.parameters():
         torch.nn.init.normal_(p)
     old = {
@@ -51,7 +51,7 @@ def test_weights_saved_under_the_old_network_name_load():
         for k, v in task.state_dict().items()
     }
     assert any(k.startswith("denoiser.") for k in old)
-    other = LatentDiffusionTask(coerce_config(DiffusionConfig, TINY), INFO, None)
+    other = LatentDiffusionTask(config_from(DiffusionConfig, TINY), INFO, None)
     other.load_state_dict(old, strict=True)
     for (k, a), b in zip(task.state_dict().items(), other.state_dict().values()):
         assert torch.equal(a, b), k

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fick.domains.images.config import DiffusionConfig, coerce_config
+from fick.domains.images.config import DiffusionConfig, config_from
 from fick.domains.images.plugin import ImagesPlugin
 from fick.domains.images.video.config import VideoDiffusionConfig
 from fick.pipelines.config import from_dict
@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize("cls", [DiffusionConfig, VideoDiffusionConfig])
 def test_old_keys_map_to_the_new_ones_and_are_not_saved(cls):
     old = {"schedule": "linear", "schedule_args": {"num_steps": 50}}
-    for cfg in (coerce_config(cls, old), from_dict(cls, old, "model")):
+    for cfg in (config_from(cls, old), from_dict(cls, old, "model")):
         assert (cfg.process, cfg.process_options) == ("linear", {"num_steps": 50})
         assert cfg.schedule is None and cfg.schedule_args is None
-    new = coerce_config(cls, {"process": "flow", "process_options": {"shift": 3.0}})
+    new = config_from(cls, {"process": "flow", "process_options": {"shift": 3.0}})
     assert (new.process, new.process_options) == ("flow", {"shift": 3.0})
 
 
