@@ -26,24 +26,38 @@ def cmd_sample(args) -> int:
         return _sample_into(model, out, args)
 
 
+def _draw(model, out: Path, args, **sharding):
+    """``sampling.draw`` with the sampling arguments of ``fick sample`` / ``fick evaluate``."""
+    from fick.pipelines import sampling
+
+    return sampling.draw(
+        model, args.n, out, seed=args.seed, steps=args.steps, sampler=args.sampler,
+        guidance=args.guidance, condition=_conditions(args) or None, **sharding,
+        **_domain_options(args),
+    )
+
+
+def _sampling_params(args) -> dict:
+    """What a sampling or evaluation run logs as its parameters: the requested values (the
+    model's defaults are logged by ``track_evaluation``), conditions and domain options."""
+    return {
+        "n": args.n,
+        "steps": args.steps,
+        "sampler": args.sampler,
+        "guidance": args.guidance,
+        "seed": args.seed,
+        **{f"condition.{k}": v for k, v in _conditions(args).items()},
+        **{f"option.{k}": v for k, v in _domain_options(args).items()},
+    }
+
+
 def _sample_into(model, out: Path, args) -> int:
     from fick.pipelines import sampling
 
     started = time.time()
-    result = sampling.draw(
-        model,
-        args.n,
-        out,
-        seed=args.seed,
-        shard_size=args.batch_size,
-        devices=args.devices,
-        num_nodes=args.num_nodes,
-        accelerator=args.accelerator,
-        steps=args.steps,
-        sampler=args.sampler,
-        guidance=args.guidance,
-        condition=_conditions(args) or None,
-        **_domain_options(args),
+    result = _draw(
+        model, out, args, shard_size=args.batch_size, devices=args.devices,
+        num_nodes=args.num_nodes, accelerator=args.accelerator,
     )
     if result.samples is None:
         return 0  # a worker rank: rank 0 reports
@@ -51,20 +65,11 @@ def _sample_into(model, out: Path, args) -> int:
     for f in result.files:
         print(f)
     if not getattr(args, "no_track", True):
-        params = {
-            "n": args.n,
-            "steps": args.steps,
-            "sampler": args.sampler,
-            "guidance": args.guidance,
-            "seed": args.seed,
-            **{f"condition.{k}": v for k, v in _conditions(args).items()},
-            **{f"option.{k}": v for k, v in _domain_options(args).items()},
-        }
         run_id = sampling.track_evaluation(
             args.experiment,
             model,
             {"sample/items_per_s": result.items_per_s},
-            params=params,
+            params=_sampling_params(args),
             files_dir=out,
             kind="samples",
             started=started,
@@ -158,25 +163,8 @@ def cmd_evaluate(args) -> int:
         model = getattr(args, "loaded_model", None) or modelio.load(args.target)
         out = Path(args.out) if args.out else _default_out(args.target)
         started = time.time()
-        result = sampling.draw(
-            model,
-            args.n,
-            out,
-            seed=args.seed,
-            steps=args.steps,
-            sampler=args.sampler,
-            guidance=args.guidance,
-            condition=_conditions(args) or None,
-            **_domain_options(args),
-        )
-        samples, files_dir = result.samples, out
-        params = {
-            "n": args.n,
-            "steps": args.steps,
-            "sampler": args.sampler,
-            "guidance": args.guidance,
-            "seed": args.seed,
-        }
+        result = _draw(model, out, args)
+        samples, files_dir, params = result.samples, out, _sampling_params(args)
         speed = result.items_per_s
     try:
         reference = sampling.reference_data(model, args.reference, args.data)
