@@ -1,4 +1,4 @@
-"""MOSES3D rows of BENCHMARKS.md (section ``moses3d``): drug-like 3D molecules through one evaluator.
+"""MOSES3D rows of BENCHMARKS.md (section ``moses3d``): drug-like 3D molecules, one evaluator.
 
     python -m benchmarks.moses3d                              # data row + published rows
     python -m benchmarks.moses3d --model moses3d --n 1000 --steps 20 50 100
@@ -17,11 +17,11 @@ Rows, all through ``metrics.druglike`` (the evaluator of ``fick evaluate FILE.sd
   >= 80%, PoseBusters checks passed by >= 70% of the valid ones) as pass / fail.
 
 ``--rows outputs/benchmarks/moses3d/rows.json`` writes the section again from a run's saved
-rows, with that run's date, command and sizes. ``--moses N`` compares with a fixed subset of N reference molecules instead of MOSES's whole
-test set (its statistics are computed once and cached: about 20 CPU-minutes per split for the
-whole set); ``--references test`` leaves out the scaffold-test set. ``--quick``: 20 molecules,
-200-molecule references, one 4-step sampling of 8 molecules; it writes only to a ``--benchmarks``
-file named explicitly.
+rows, with that run's date, command and sizes. ``--moses N`` compares with a fixed subset of N
+reference molecules instead of MOSES's whole test set (its statistics are computed once and
+cached: about 20 CPU-minutes per split for the whole set); ``--references test`` leaves out the
+scaffold-test set. ``--quick``: 20 molecules, 200-molecule references, one 4-step sampling of 8
+molecules; it writes only to a ``--benchmarks`` file named explicitly.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ domains moved into one shared task (issue 11). A refactor that changes the math 
 convention, a scale, the order random numbers are drawn in) fails here. Record anew only for a
 deliberate change of the samples, and say so in the commit:
 
-    OMP_NUM_THREADS=1 FICK_RECORD_REFERENCE=1 python -m pytest tests/pipelines/test_reference_outputs.py
+    OMP_NUM_THREADS=1 FICK_RECORD_REFERENCE=1 \
+        python -m pytest tests/pipelines/test_reference_outputs.py
 """
 
 from __future__ import annotations

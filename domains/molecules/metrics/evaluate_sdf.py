@@ -209,8 +209,9 @@ def evaluate_records(
     drug-like, see ``_moses_applies``), "all", a subset size N (a fixed random subset of each
     set, cached apart), or "none". ``novelty`` is against ``train_smiles`` (when given),
     ``novelty_moses`` against MOSES's training SMILES. ``references``: which of MOSES's test
-    ("test") and scaffold-test ("testsf") sets to compare with. ``exclude_evaluated``: compare with the
-    references less the evaluated molecules (MOSES test molecules are in the test set)."""
+    ("test") and scaffold-test ("testsf") sets to compare with. ``exclude_evaluated``: compare
+    with the references less the evaluated molecules (MOSES test molecules are in the test
+    set)."""
     from .moses_metrics import moses_smiles
     from .moses_reference import reference_smiles, reference_statistics
 
