@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from fick.core.sample_metrics import frechet_distance, gaussian_stats
+from fick.core.sample_metrics import inception_score as core_inception_score
 
 __all__ = [
     "am_score",
@@ -50,9 +52,9 @@ def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def inception_score(probs) -> float:
-    """exp(E_x KL(p(y|x) || p(y))); probs (N, classes) rows summing to one."""
-    p = _probs(probs)
-    return float(np.exp(_kl_rows(p, p.mean(axis=0, keepdims=True)).mean()))
+    """exp(E_x KL(p(y|x) || p(y))); probs (N, classes) rows summing to one (the core's IS of
+    their logarithm, zeros clipped so that the logarithm is finite)."""
+    return core_inception_score(np.log(_probs(probs)))
 
 
 def modified_inception_score(probs) -> float:
@@ -75,27 +77,6 @@ def am_score(probs, reference_probs) -> float:
 def conditional_accuracy(probs, labels) -> float:
     p = torch.as_tensor(np.asarray(_probs(probs)))
     return float((p.argmax(dim=1) == torch.as_tensor(labels).cpu()).double().mean())
-
-
-def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    f = (
-        features.detach().double().cpu().numpy()
-        if isinstance(features, torch.Tensor)
-        else np.asarray(features, float)
-    )
-    return f.mean(axis=0), np.cov(f, rowvar=False)
-
-
-def frechet_distance(stats_a, stats_b) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two (mean, covariance) pairs."""
-    (mu1, s1), (mu2, s2) = stats_a, stats_b
-    # Tr((S1 S2)^(1/2)) = Tr((S1^(1/2) S2 S1^(1/2))^(1/2)): a symmetric PSD matrix, so its
-    # square root's trace is the sum of the square roots of its eigenvalues (stable, real).
-    w, v = np.linalg.eigh(np.atleast_2d(s1))
-    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-    inner = np.linalg.eigvalsh(root1 @ np.atleast_2d(s2) @ root1)
-    trace_covmean = float(np.sqrt(np.clip(inner, 0.0, None)).sum())
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2.0 * trace_covmean)
 
 
 def log_mel_l1(log_mel_pred: torch.Tensor, log_mel_true: torch.Tensor) -> float:
