@@ -26,6 +26,7 @@ import torch
 import yaml
 from fick.domains.base import FickError
 from fick.pipelines.modelio import LoadedModel
+from fick.pipelines.threads import threads_for_network
 
 __all__ = [
     "SAMPLES_MANIFEST",
@@ -131,6 +132,7 @@ def draw(
     else:
         device = _device(accelerator)
         model.task.to(device)
+        threads_for_network(model.task)
         samples = []
         for index, count in plan:
             progress = None
@@ -248,6 +250,7 @@ def _draw_distributed(
         enable_checkpointing=False,
         enable_model_summary=False,
     )
+    threads_for_network(model.task, processes=trainer.num_devices)
     trainer.predict(ShardSampler(model.task), loader, return_predictions=False)
     if not trainer.is_global_zero:
         return None

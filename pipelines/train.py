@@ -21,6 +21,7 @@ from fick.domains.base import FickError
 from fick.pipelines import config as config_mod
 from fick.pipelines import tracking
 from fick.pipelines.cli import Terminated
+from fick.pipelines.threads import threads_for_network
 from fick.pipelines.train_run import (  # noqa: F401 - re-exported
     RUN_FILE,
     _Logger,
@@ -293,6 +294,7 @@ def train(
             default_root_dir=str(run_dir),
             enable_model_summary=False,
         )
+        threads_for_network(task, processes=trainer.num_devices)  # the size is known now
         started = time.perf_counter()
         trainer.fit(
             module, datamodule=datamodule, ckpt_path=str(resume_ckpt) if resume_ckpt else None
