@@ -19,6 +19,7 @@ import yaml
 from fick.domains.base import FickError, Resolver, Task
 
 __all__ = [
+    "COMPANION_SEPARATOR",
     "MANIFEST",
     "WEIGHTS",
     "LoadedModel",
@@ -78,6 +79,10 @@ def check_capabilities(task: Task) -> Task:
             "capabilities = fick.domains.base.COMPANION"
         )
     return task
+
+
+# "spoken-digits#autoencoder": the companion "autoencoder" of the model "spoken-digits"
+COMPANION_SEPARATOR = "#"
 
 
 def companions(task: Task) -> dict[str, Task]:
@@ -289,8 +294,11 @@ def _model_dir_in(path: Path, ref: str) -> Path:
 
 
 def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model from any reference (path, runs:/, models:/, pretrained name)."""
+    """Load a model from any reference (path, runs:/, models:/, pretrained name), or one of
+    the companion networks a model holds: ``REF#NAME`` (e.g. ``spoken-digits#autoencoder``)."""
     text = str(ref)
+    if COMPANION_SEPARATOR in text and not Path(text).exists():
+        return _load_companion(text, device)
     if text.startswith(("runs:/", "models:/")):
         with tempfile.TemporaryDirectory(prefix="fick-model-") as tmp:
             path = _model_dir_in(_download(text, tmp), text)
@@ -316,6 +324,28 @@ def load(ref: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
         "models:/<name>@<alias>, "
         f"or a pretrained name ({names})"
     )
+
+
+def _load_companion(text: str, device: str | torch.device) -> LoadedModel:
+    """``REF#NAME``: the companion ``NAME`` of model ``REF`` (its own weights, frozen as its
+    holder keeps it), so that a new model can reuse a shipped model's autoencoder or metric
+    classifier without training it again."""
+    from fick.pipelines.config import to_dict
+
+    parent_ref, _, name = text.rpartition(COMPANION_SEPARATOR)
+    parent = load(parent_ref, device=device)
+    held = companions(parent.task)
+    if name not in held:
+        have = ", ".join(sorted(held)) or "none"
+        raise FickError(
+            f"model '{parent_ref}' holds no companion '{name}' (it holds: {have}): "
+            f"use {parent_ref}{COMPANION_SEPARATOR}<one of those>"
+        )
+    task = held[name]
+    cfg = getattr(task, "cfg", None)
+    return LoadedModel(task, parent.plugin, parent.domain, task.kind,
+                       dict(getattr(task, "info", None) or {}),
+                       to_dict(cfg) if cfg is not None else {}, text, parent.data)
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
