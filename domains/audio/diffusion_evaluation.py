@@ -10,12 +10,11 @@ from typing import Any
 
 import torch
 import torchaudio
+from fick.core.sample_metrics import frechet_distance, gaussian_stats
 from fick.domains.audio.export import Clip
 from fick.domains.audio.metrics import (
     am_score,
     conditional_accuracy,
-    frechet_distance,
-    gaussian_stats,
     inception_score,
     modified_inception_score,
     real_time_factor,

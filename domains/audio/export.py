@@ -11,6 +11,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -121,18 +122,9 @@ def spectrogram_figure(
     return fig
 
 
-def save_spectrogram_png(
-    path: Path,
-    log_mel: torch.Tensor,
-    sample_rate: int,
-    hop: int,
-    title: str | None = None,
-    *,
-    f_min: float = 0.0,
-    f_max: float | None = None,
-) -> Path:
-    """``spectrogram_figure`` written as a PNG."""
-    spectrogram_figure(log_mel, sample_rate, hop, title, f_min=f_min, f_max=f_max).savefig(path)
+def save_spectrogram_png(path: Path, log_mel: torch.Tensor, *args: Any, **kwargs: Any) -> Path:
+    """``spectrogram_figure(log_mel, *args, **kwargs)`` written as a PNG at ``path``."""
+    spectrogram_figure(log_mel, *args, **kwargs).savefig(path)
     return Path(path)
 
 

@@ -1,14 +1,8 @@
 """Molecule data: the record format, QM9 (qm9pack, EDM split), MOSES3D (MOSES SMILES in 3D),
 users' SDF/MOL/MOL2/XYZ imports."""
 
-from .importer import (
-    SUPPORTED_ELEMENTS,
-    ImportReport,
-    dataset_path,
-    import_molecules,
-    load_imported,
-    split_dataset,
-)
+from . import importer
+from .importer import *  # noqa: F403 - its __all__, listed once there
 from .moses3d import (
     MOSES3D_ELEMENTS,
     MOSES3D_PROPERTIES,
@@ -29,12 +23,7 @@ from .records import (
 )
 
 __all__ = [
-    "SUPPORTED_ELEMENTS",
-    "ImportReport",
-    "dataset_path",
-    "import_molecules",
-    "load_imported",
-    "split_dataset",
+    *importer.__all__,
     "MOSES3D_ELEMENTS",
     "MOSES3D_PROPERTIES",
     "MOSES3D_SPLITS",
