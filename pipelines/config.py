@@ -31,6 +31,7 @@ __all__ = [
     "read_yaml",
     "resolve_config",
     "to_dict",
+    "upgraded",
 ]
 
 
@@ -257,6 +258,16 @@ def from_dict(cls: type, data: dict[str, Any] | None, path: str = "") -> Any:
         raise FickError(f"{_where(path)}: {err}") from err
 
 
+def upgraded(cls: type, raw: Any) -> Any:
+    """A section's mapping rewritten by ``cls.upgrade`` (a classmethod a domain's dataclass may
+    define: keys renamed since an older version), so that old configs and saved models validate
+    with today's names; ``raw`` as it is without the hook or when it is no mapping."""
+    upgrade = getattr(cls, "upgrade", None)
+    if upgrade is None or not isinstance(raw, dict):
+        return raw
+    return upgrade(dict(raw))
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (or nested containers of them) as plain YAML-safe Python values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -355,8 +366,8 @@ def resolve_config(raw: dict[str, Any], *, source: str | None = None) -> tuple[R
             raise FickError(
                 f"unknown config key '{key}': valid keys at the top level are {', '.join(valid)}"
             )
-    data = from_dict(types_["data"], raw.get("data"), "data")
-    model = from_dict(types_["model"], raw.get("model"), "model")
+    data = from_dict(types_["data"], upgraded(types_["data"], raw.get("data")), "data")
+    model = from_dict(types_["model"], upgraded(types_["model"], raw.get("model")), "model")
     generic = {k: v for k, v in raw.items() if k not in ("data", "model")}
     cfg = from_dict(RunConfig, {**generic, "data": data, "model": model})
     if cfg.experiment is None:
