@@ -29,7 +29,13 @@ from .chemistry import druglikeness, largest_fragment, sanitized
 from .posebusters_checks import posebusters_checks
 from .stability import atom_stability, bond_order_matrix, bonds_from_orders, given_bond_orders
 
-__all__ = ["evaluate_molecules", "score_molecule", "score_molecules", "summarize_scores"]
+__all__ = [
+    "evaluate_molecules",
+    "sanitized_largest_fragment",
+    "score_molecule",
+    "score_molecules",
+    "summarize_scores",
+]
 
 QM9_ELEMENTS = ("H", "C", "N", "O", "F")
 
@@ -45,6 +51,21 @@ def _elements_of(mol: Any, elements: Sequence[str] | None) -> Sequence[str]:
         return elements
     own = _field(mol, "elements")
     return own if own else QM9_ELEMENTS
+
+
+def sanitized_largest_fragment(
+    mol: Chem.Mol,
+) -> tuple[Chem.Mol | None, Chem.Mol | None, str | None, str]:
+    """EDM's validity of an RDKit molecule: (the sanitized molecule, its largest fragment, that
+    fragment's canonical SMILES, "") when valid; otherwise what was reached and the reason."""
+    clean = sanitized(mol)
+    if clean is None:
+        return None, None, None, "RDKit sanitization failed"
+    frag, _ = largest_fragment(clean)
+    smiles = canonical_smiles(frag)
+    if smiles is None:
+        return clean, frag, None, "no SMILES for the largest fragment"
+    return clean, frag, smiles, ""
 
 
 def score_molecule(
@@ -106,14 +127,9 @@ def score_molecule(
                             list(zip(*bond_index.tolist(), bond_type.tolist())))
         out["num_fragments"] = len(Chem.GetMolFrags(rd))
         out["connected"] = float(out["num_fragments"] == 1)
-        clean = sanitized(rd)
-        if clean is None:
-            out["reason"] = "RDKit sanitization failed"
-            return out
-        frag, _ = largest_fragment(clean)
-        smiles = canonical_smiles(frag)
-        if smiles is None:
-            out["reason"] = "no SMILES for the largest fragment"
+        clean, frag, smiles, reason = sanitized_largest_fragment(rd)
+        if reason:
+            out["reason"] = reason
             return out
         out["valid"], out["smiles"] = 1.0, smiles
         if druglike:

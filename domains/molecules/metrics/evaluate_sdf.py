@@ -22,9 +22,9 @@ import numpy as np
 from fick.domains.base import FickError
 from rdkit import Chem, rdBase
 
-from ..data.perception import canonical_smiles
 from .bond_tables import allowed_valences
-from .chemistry import druglikeness, largest_fragment, sanitized
+from .chemistry import druglikeness
+from .evaluate import sanitized_largest_fragment
 from .moses_metrics import passes_filters
 from .moses_reference import MosesReference, moses_metrics
 from .posebusters_checks import posebusters_checks
@@ -76,15 +76,10 @@ def score_rdkit_molecule(mol: Chem.Mol, *, strain: bool = True) -> dict[str, Any
         "connected": float(len(frags) == 1), "smiles": None, "largest_fragment_smiles": None,
         "reason": "",
     }
-    clean = sanitized(mol)
+    clean, frag, frag_smiles, reason = sanitized_largest_fragment(mol)
     out["smiles"] = _whole_smiles(clean if clean is not None else mol)
-    if clean is None:
-        out["reason"] = "RDKit sanitization failed"
-        return out
-    frag, _ = largest_fragment(clean)
-    frag_smiles = canonical_smiles(frag)
-    if frag_smiles is None:
-        out["reason"] = "no SMILES for the largest fragment"
+    if reason:
+        out["reason"] = reason
         return out
     out["valid"], out["largest_fragment_smiles"] = 1.0, frag_smiles
     try:
