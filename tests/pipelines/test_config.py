@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-import toy_plugin
 import yaml
 from conftest import TINY
 from fick.domains.base import FickError
@@ -124,31 +123,6 @@ def test_config_errors(tmp_path, override, words):
         load_config(path, [override])
     for word in words:
         assert word in str(err.value), str(err.value)
-
-
-@dataclass
-class _RenamedToyModel(toy_plugin.ToyModel):
-    @classmethod
-    def upgrade(cls, raw: dict) -> dict:
-        if "width" in raw:  # the old name of `hidden`
-            raw["hidden"] = raw.pop("width")
-        return raw
-
-
-class _RenamingToyPlugin(toy_plugin.ToyPlugin):
-    def config_types(self, task):
-        return {**super().config_types(task), "model": _RenamedToyModel}
-
-
-def test_a_config_with_an_old_key_is_upgraded_by_the_model_dataclass():
-    registry.register(_RenamingToyPlugin(), name="toy")
-    old = {**TINY, "model": {"width": 24, "layers": 3}}
-    cfg, _ = resolve_config(old)
-    assert cfg.model == _RenamedToyModel(hidden=24, layers=3)
-    assert old["model"] == {"width": 24, "layers": 3}  # the caller's mapping stays as it was
-    # an old key the hook does not know is still an error naming the key
-    with pytest.raises(FickError, match="unknown config key 'model.depth'"):
-        resolve_config({**TINY, "model": {"depth": 3}})
 
 
 def test_unknown_domain_lists_the_known_ones():

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pytest
 import toy_plugin
 import yaml
-from conftest import run_cli
+from conftest import TINY, run_cli
 from fick.domains.base import COMPANION, GENERATOR, Capabilities, FickError, Task
 from fick.pipelines import modelio, registry
+from fick.pipelines.config import resolve_config
 
 
 class _Lacking(toy_plugin.ToyPlugin):
@@ -110,6 +111,16 @@ def test_a_saved_config_with_old_keys_is_upgraded_by_its_dataclass(tmp_path):
     assert modelio.model_config(plugin, "diffusion", {"width": 12}) == _RenamedModel(hidden=12)
     with pytest.raises(FickError, match="unknown config key 'model.depth'"):
         modelio.model_config(plugin, "diffusion", {"depth": 3})
+
+
+def test_a_yaml_config_with_old_keys_is_upgraded_by_its_dataclass():
+    registry.register(_RenamingPlugin(), name="toy")
+    old = {**TINY, "model": {"width": 24, "layers": 3}}
+    cfg, _ = resolve_config(old)
+    assert cfg.model == _RenamedModel(hidden=24, layers=3)
+    assert old["model"] == {"width": 24, "layers": 3}  # the caller's mapping is left as it was
+    with pytest.raises(FickError, match="unknown config key 'model.depth'"):
+        resolve_config({**TINY, "model": {"depth": 3}})
 
 
 class _SpreadPlugin(toy_plugin.ToyPlugin):
