@@ -62,6 +62,19 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+def _command(
+    subs, name: str, func, summary: str, *, description: str | None = None, examples=()
+) -> argparse.ArgumentParser:
+    """The subcommand ``name`` run by ``func(args)``: ``summary`` in ``fick --help``, the
+    description and the examples in ``fick NAME --help``."""
+    p = subs.add_parser(
+        name, help=summary, description=description, formatter_class=_FMT,
+        epilog=_examples(*examples),
+    )
+    p.set_defaults(func=func)
+    return p
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -111,14 +124,12 @@ def build_parser(
     )
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = subs.add_parser(
-        "train",
-        help="train a model from a YAML config",
-        formatter_class=_FMT,
+    p = _command(
+        subs, "train", with_threads(cmd_train), "train a model from a YAML config",
         description="Train a model from a YAML config, tracked in MLflow (sqlite:///mlflow.db "
         "unless MLFLOW_TRACKING_URI is set). Checkpoints, samples and the final model go to "
         "outputs/<experiment>/<run id>/; the model is also logged as runs:/<run id>/model.",
-        epilog=_examples(
+        examples=(
             "fick train configs/images/digits-tiny.yaml",
             "fick train configs/images/digits.yaml --set train.lr=3e-4 --set model.depth=6",
             "fick train configs/molecules/qm9.yaml --set trainer.devices=4 \\\n"
@@ -147,15 +158,12 @@ def build_parser(
     )
     p.add_argument("--alias", help="registry alias for --register (default 'current')")
     add_thread_option(p)
-    p.set_defaults(func=with_threads(cmd_train))
 
-    p = subs.add_parser(
-        "sample",
-        help="draw samples from a model",
-        formatter_class=_FMT,
+    p = _command(
+        subs, "sample", with_threads(cmd_sample), "draw samples from a model",
         description="Draw samples from a model and export them in the domain's formats. MODEL is a "
         "model folder, runs:/<run id>/model, models:/<name>@<alias>, or a shipped pretrained name.",
-        epilog=_examples(
+        examples=(
             "fick sample digits --condition label=3 -n 16",
             "fick sample runs:/3f2a...e1/model -n 64 --steps 50 --sampler dpmpp-2m --out grid/",
             "fick sample models:/qm9@current -n 10000 --devices 4      # sharded over 4 processes",
@@ -173,16 +181,13 @@ def build_parser(
     p.add_argument("--experiment", default="samples", help="MLflow experiment (default 'samples')")
     p.add_argument("--no-track", action="store_true", help="do not log the samples to MLflow")
     add_thread_option(p)
-    p.set_defaults(func=with_threads(cmd_sample))
 
-    p = subs.add_parser(
-        "evaluate",
-        help="the domain's metrics of a model or of sample files",
-        formatter_class=_FMT,
+    p = _command(
+        subs, "evaluate", cmd_evaluate, "the domain's metrics of a model or of sample files",
         description="Compute the domain's metrics, print them as a table and log them to MLflow. "
         "A model is sampled first (-n, --steps ...); a folder written by `fick sample` "
         "is read back; an .sdf file (or a folder of them) is evaluated as it is, without a model.",
-        epilog=_examples(
+        examples=(
             "fick evaluate digits -n 256",
             "fick evaluate outputs/samples/digits-20260101-120000",
             "fick evaluate molecules.sdf --moses 10000",
@@ -214,19 +219,19 @@ def build_parser(
     if file_plugin is not None:  # the flags of the domain that scores these files
         add_plugin_options(p, file_plugin, files=True)
     _sampling_options(p, 64, plugin)
-    p.set_defaults(func=cmd_evaluate)
 
-    p = subs.add_parser(
+    p = _command(
+        subs,
         "compare",
-        help="compare runs of one task: differing params, key metrics, training time, speed",
-        formatter_class=_FMT,
+        cmd_compare,
+        "compare runs of one task: differing params, key metrics, training time, speed",
         description="One row per MLflow run. By default the runs of the latest run's task "
         "(domain, task and kind: training, sampling or evaluation) across experiments; "
         "--experiment or --all for others. Columns: the parameters that differ, the task's "
         "validation metrics, the losses, the training time (train/fit_seconds) and the "
         "sampling speed, then the rest; empty columns are dropped and the table fits the "
         "terminal (--format csv has every column).",
-        epilog=_examples(
+        examples=(
             "fick compare",
             "fick compare --experiment images/digits-tiny --format markdown",
             "fick compare --all --format csv",
@@ -250,59 +255,50 @@ def build_parser(
         help="metric for --plot (default: the task's headline validation metric, else "
         "val/loss, else train/loss)",
     )
-    p.set_defaults(func=cmd_compare)
 
-    p = subs.add_parser(
-        "data",
-        help="build or inspect a domain's dataset",
-        formatter_class=_FMT,
+    p = _command(
+        subs, "data", cmd_data, "build or inspect a domain's dataset",
         description="Domain data commands (synthesise, import a folder, statistics ...): "
         "`fick data DOMAIN --help` lists them.",
-        epilog=_examples("fick data images --help", "fick data molecules stats"),
+        examples=("fick data images --help", "fick data molecules stats"),
     )
     p.add_argument("domain", help="domain name")
     p.add_argument(
         "rest", nargs=argparse.REMAINDER, help="the domain's data command and its options"
     )
-    p.set_defaults(func=cmd_data)
 
-    p = subs.add_parser(
-        "models",
-        help="list shipped pretrained and registered models",
-        formatter_class=_FMT,
-        epilog=_examples("fick models"),
-    )
-    p.set_defaults(func=cmd_models)
+    _command(subs, "models", cmd_models, "list shipped pretrained and registered models",
+             examples=("fick models",))
 
-    p = subs.add_parser(
+    p = _command(
+        subs,
         "export",
-        help="write any model reference (a training checkpoint too) as a model folder",
+        cmd_export,
+        "write any model reference (a training checkpoint too) as a model folder",
         description="Write a model folder (model.safetensors + fick.yaml) from a model "
         "reference: a checkpoint of a running or stopped training (its EMA weights), "
         "runs:/<id>/model, models:/<name>@<alias>, or a pretrained name.",
-        formatter_class=_FMT,
-        epilog=_examples(
+        examples=(
             "fick export outputs/molecules_qm9/<run>/checkpoints/last.ckpt --out qm9-model",
             "fick sample qm9-model -n 100",
         ),
     )
     p.add_argument("model", help="model reference or checkpoint file")
     p.add_argument("--out", required=True, help="folder to write")
-    p.set_defaults(func=cmd_export)
 
-    p = subs.add_parser(
+    p = _command(
+        subs,
         "demo",
-        help="sample + evaluate every shipped pretrained model, log to mlflow.db",
-        formatter_class=_FMT,
+        cmd_demo,
+        "sample + evaluate every shipped pretrained model, log to mlflow.db",
         description="Sample every pretrained model shipped by every domain, evaluate the samples, "
         "log each to MLflow (experiment 'demo') and print where the outputs are.",
-        epilog=_examples("fick demo", "fick demo -n 8 --out outputs/demo"),
+        examples=("fick demo", "fick demo -n 8 --out outputs/demo"),
     )
     p.add_argument("-n", type=int, default=16, help="samples per model (default 16)")
     p.add_argument("--steps", type=int, help="sampling steps (default: each model's)")
     p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
     p.add_argument("--domain", action="append", help="only this domain (repeatable; default all)")
-    p.set_defaults(func=cmd_demo)
     return parser
 
 
