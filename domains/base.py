@@ -41,6 +41,7 @@ __all__ = [
     "Task",
     "config_from",
     "shipped_models",
+    "synthesis_command",
 ]
 
 
@@ -282,6 +283,20 @@ class PluginDefaults:
             f"the {getattr(self, 'name', 'this')} domain evaluates no files without a model: "
             "pass a model, or a folder written by fick sample"
         )
+
+
+def synthesis_command(
+    subparsers, name: str, func: Callable[[argparse.Namespace], int], summary: str, example: str,
+    *, out: str, seed: str = "random seed: same seed, same data (default 0)",
+) -> argparse.ArgumentParser:
+    """A ``fick data DOMAIN NAME`` command that synthesises a data set into a folder: the
+    required ``--out`` (``out`` says what it receives) and ``--seed``; the caller adds the
+    options of its recipe. ``subparsers``: what ``parser.add_subparsers`` returned."""
+    cmd = subparsers.add_parser(name, help=summary, description=f"Example: {example}")
+    cmd.add_argument("--out", required=True, help=out)
+    cmd.add_argument("--seed", type=int, default=0, help=seed)
+    cmd.set_defaults(func=func)
+    return cmd
 
 
 def shipped_models(folder: Path | None) -> dict[str, Path]:

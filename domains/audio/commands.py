@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fick.domains.base import synthesis_command
+
 __all__ = ["add_data_commands"]
 
 
@@ -49,17 +51,14 @@ def _stats(args: argparse.Namespace) -> int:
 def add_data_commands(parser: argparse.ArgumentParser) -> None:
     """``spoken-digits`` (synthesise the SC09-like set) and ``stats`` (a folder or manifest)."""
     sub = parser.add_subparsers(dest="audio_command", metavar="COMMAND", required=True)
-    digits = sub.add_parser(
-        "spoken-digits",
-        help="synthesise spoken digits zero..nine with eSpeak NG (offline)",
-        description="Example: fick data audio spoken-digits --out digits-wav --per-class 200",
-    )
-    digits.add_argument(
-        "--out", required=True, help="output folder (<digit>/ subfolders + manifest.csv)"
+    digits = synthesis_command(
+        sub, "spoken-digits", _spoken_digits,
+        "synthesise spoken digits zero..nine with eSpeak NG (offline)",
+        "fick data audio spoken-digits --out digits-wav --per-class 200",
+        out="output folder (<digit>/ subfolders + manifest.csv)",
+        seed="same seed -> byte-identical WAVs",
     )
     digits.add_argument("--per-class", type=int, default=200, help="clips per digit (default 200)")
-    digits.add_argument("--seed", type=int, default=0, help="same seed -> byte-identical WAVs")
-    digits.set_defaults(func=_spoken_digits)
     stats = sub.add_parser(
         "stats",
         help="load a folder or manifest and report what was skipped",

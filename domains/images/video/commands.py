@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fick.domains.base import FickError
+from fick.domains.base import FickError, synthesis_command
 
 from .config import RECIPE_OPTIONS
 
@@ -86,18 +86,13 @@ def _moving_digits(args: argparse.Namespace) -> int:
 def add_video_data_commands(subparsers) -> None:
     """Add ``moving-digits`` to the ``fick data images`` subcommands (an argparse subparsers
     object, as returned by ``parser.add_subparsers``)."""
-    cmd = subparsers.add_parser(
-        "moving-digits",
-        help="synthesise moving-digits clips (the Moving MNIST recipe)",
-        description="Example: fick data images moving-digits --out clips --n 100 --digits 2",
-    )
-    cmd.add_argument(
-        "--out", required=True, help="output folder (one subfolder of frame PNGs per clip)"
+    cmd = synthesis_command(
+        subparsers, "moving-digits", _moving_digits,
+        "synthesise moving-digits clips (the Moving MNIST recipe)",
+        "fick data images moving-digits --out clips --n 100 --digits 2",
+        out="output folder (one subfolder of frame PNGs per clip)",
     )
     cmd.add_argument("--n", type=int, default=100, help="number of clips (default 100)")
-    cmd.add_argument(
-        "--seed", type=int, default=0, help="random seed: same seed, same clips (default 0)"
-    )
     cmd.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
     cmd.add_argument("--size", type=int, default=32, help="frame size in pixels (default 32)")
     cmd.add_argument(
@@ -108,4 +103,3 @@ def add_video_data_commands(subparsers) -> None:
     )
     cmd.add_argument("--min-speed", type=float, default=1.0, help="pixels per frame (default 1)")
     cmd.add_argument("--max-speed", type=float, default=3.0, help="pixels per frame (default 3)")
-    cmd.set_defaults(func=_moving_digits)
