@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem, RDLogger, rdBase
 from rdkit.Chem import rdDetermineBonds
 from rdkit.Geometry import Point3D
 
@@ -25,12 +25,14 @@ __all__ = [
     "PERCEPTION_METHODS",
     "canonical_smiles",
     "canonical_smiles_set",
+    "keeping_rdkit_log_state",
     "kekulized_bonds",
     "mol_from_atoms",
     "perceive_bonds",
     "smiles_to_canonical",
 ]
 
+# fick reports why a molecule is invalid in its scores; RDKit's own lines would repeat it.
 RDLogger.DisableLog("rdApp.*")
 
 # Codes stored per molecule in caches: how its bonds were obtained.
@@ -43,6 +45,24 @@ _RD_BOND = {
     4: Chem.BondType.AROMATIC,
 }
 _BOND_CODE = {v: k for k, v in _RD_BOND.items()}
+
+
+@contextmanager
+def keeping_rdkit_log_state() -> Iterator[None]:
+    """Put RDKit's log switches back as they were, whatever the code inside turned on.
+
+    posebusters calls ``rdBase.LogToPythonLogger()`` when imported and
+    ``RDLogger.EnableLog("rdApp.*")`` after checking each molecule; both turn every RDKit log
+    (debug and info too) back on for the rest of the process, and each later invalid molecule
+    then prints "Explicit valence ... is greater than permitted". ``rdBase.BlockLogs`` cannot
+    undo that: it only re-enables what it disabled itself."""
+    status = rdBase.LogStatus()  # "rdApp.debug:disabled\nrdApp.info:enabled\n..."
+    try:
+        yield
+    finally:
+        for line in status.splitlines():
+            name, _, state = line.partition(":")
+            (rdBase.EnableLog if state == "enabled" else rdBase.DisableLog)(name)
 
 
 @contextmanager

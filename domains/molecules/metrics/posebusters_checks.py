@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from rdkit import Chem
 
+from ..data.perception import keeping_rdkit_log_state
+
 __all__ = ["POSEBUSTERS_MODES", "posebusters_checks"]
 
 POSEBUSTERS_MODES = {"fast": "mol_fast", "full": "mol"}
@@ -47,13 +49,15 @@ def posebusters_checks(mols: Sequence[Chem.Mol], mode: str = "fast") -> list[dic
         raise ValueError(f"posebusters mode must be one of {sorted(POSEBUSTERS_MODES)}: {mode!r}")
     if not mols:
         return []
-    from posebusters import PoseBusters
+    # Importing posebusters (rdBase.LogToPythonLogger) and running it turn RDKit's logs back on.
+    with keeping_rdkit_log_state():
+        from posebusters import PoseBusters
 
-    # posebusters logs a warning for each molecule a module cannot handle; the scores say it
-    logging.getLogger("posebusters").setLevel(logging.ERROR)
-    _reopen_rdkit_log_stream()
-    table = PoseBusters(config=POSEBUSTERS_MODES[mode], max_workers=0).bust(
-        [Chem.Mol(m) for m in mols], None, None, full_report=False)
+        # posebusters logs a warning for each molecule a module cannot handle; the scores say it
+        logging.getLogger("posebusters").setLevel(logging.ERROR)
+        _reopen_rdkit_log_stream()
+        table = PoseBusters(config=POSEBUSTERS_MODES[mode], max_workers=0).bust(
+            [Chem.Mol(m) for m in mols], None, None, full_report=False)
     if len(table) != len(mols):
         raise RuntimeError(f"posebusters returned {len(table)} rows for {len(mols)} molecules")
     checks = [c for c in table.columns if c != "mol_pred_loaded"]
