@@ -10,7 +10,9 @@ Times fick's molecule denoiser (the EGNN of configs/molecules/qm9-sc.yaml) as a 
 at 1 and 2 intra-op threads (``--threads``), on a quiet machine and with a competing process
 that this script starts and stops itself (a busy Python loop: one other core taken, as by a
 second job), at the shipped size (128 hidden x 6 layers, 64-wide messages) and at EDM's
-(256 x 9, 256-wide messages), eager and with ``model.compile`` (torch.compile of the EGNN
+(256 x 9, 256-wide messages; ``--sizes`` adds ``mid`` and ``mid-wide``, 1.5M and 2.3M
+parameters, either side of the size from which ``fick`` gives a network more than one thread:
+fick.pipelines.threads), eager and with ``model.compile`` (torch.compile of the EGNN
 layers; by default at the shipped size only, ``--compiled-sizes`` for more), on two kinds
 of molecules:
 
@@ -63,10 +65,14 @@ CONFIG = "configs/molecules/qm9-sc.yaml"
 SIZES = {
     "shipped": [],  # the config's own: 128 x 6, edge 32, messages 64
     "edm": ["model.hidden=256", "model.layers=9", "model.message_dim=256"],
+    # either side of fick.pipelines.threads.PARALLEL_MIN_PARAMETERS (2M), to check it
+    "mid": ["model.hidden=192", "model.layers=8", "model.message_dim=128"],
+    "mid-wide": ["model.hidden=192", "model.layers=9", "model.message_dim=192"],
     "tiny": ["model.hidden=16", "model.layers=2", "model.message_dim=8", "model.edge_hidden=8"],
 }
 SIZE_LABEL = {"shipped": "128 x 6 (shipped)", "edm": "256 x 9, 256-wide messages (EDM)",
-              "tiny": "16 x 2 (tiny)"}
+              "tiny": "16 x 2 (tiny)", "mid": "192 x 8, 128-wide messages (1.5M)",
+              "mid-wide": "192 x 9, 192-wide messages (2.3M)"}
 BATCHES = {"qm9": (100, 64), "moses": (25, 16)}  # molecules per forward pass, per training step
 MOSES_ATOMS = (24, 55)
 QM9_ATOMS = (9, 29)
