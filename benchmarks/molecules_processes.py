@@ -233,13 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         f"Sample: `fick sample {MODEL} -n {args.n} --steps {args.steps} --batch-size "
         f"{args.batch_size} --devices P --accelerator cpu --threads 1`; its rate covers drawing "
         "and the start of the second process (imports, model load), not the command's own "
-        "start or the export. Train: `fick train "
+        "start or the export." + (" Train: `fick train "
         f"{CONFIG} --threads 1`, {args.train_steps} steps of {args.train_batch} molecules per "
         f"process, {compiled}, no validation; at P = 2 DDP on CPU (gloo), so a step holds "
         f"{2 * args.train_batch} molecules; molecules/s between logged steps {args.warmup_steps}"
         f" and {args.train_steps} (MLflow timestamps of train/loss), seconds: train/fit_seconds."
-        " Same SDF: sample.sdf byte for byte that of the 1-process run (the 2-process run's XYZ"
-        " and HTML are written from the shards' SDF read back: coordinates to 4 decimals)."
+        if trained else "")
+        + " Same SDF: sample.sdf byte for byte that of the 1-process run (the 2-process run's"
+        " XYZ and HTML are written from the shards' SDF read back: coordinates to 4 decimals)."
         "\n\n" + table(sampled, trained, args)
     )
     publish(args, "molecules-processes", body)
