@@ -21,6 +21,11 @@ A domain subclass supplies:
 Class attributes: ``companion_types`` (attribute -> (config key, Task type); the attribute
 names become the declared ``companions``), ``dropout_key`` (the config field of the
 condition-dropout rate), ``sample_batch_size``.
+
+The part that does not depend on the form of the state is :class:`DiffusionTaskBase` (process,
+companions, saved config, condition dropout, unit time, sampling mode): a domain whose states
+are node-level graphs (molecules) builds on it and writes its own loss and sampling loop over
+``fick.core``'s structured states.
 """
 
 from __future__ import annotations
@@ -36,7 +41,13 @@ from fick.core.denoiser import Denoiser
 from .base import FickError, Progress, Resolver, Task
 from .diffusion_config import DiffusionOptions, build_process, config_dict
 
-__all__ = ["DiffusionTask", "progress_counter", "resolve_companion"]
+__all__ = [
+    "DiffusionTask",
+    "DiffusionTaskBase",
+    "freeze",
+    "progress_counter",
+    "resolve_companion",
+]
 
 # the smallest latent std the scale divides by (a collapsed autoencoder would blow it up)
 MIN_LATENT_STD = 1e-6
@@ -61,8 +72,7 @@ def resolve_companion(
                 f"model.{key} '{ref}' is a {type(task).__name__}, not a {kind.__name__}: "
                 f"point model.{key} at a {kind.kind} model of this domain"
             )
-    task.requires_grad_(False)
-    return task.eval()
+    return freeze(task)
 
 
 def progress_counter(progress: Progress | None, total: int) -> Callable[..., None]:
@@ -78,36 +88,48 @@ def progress_counter(progress: Progress | None, total: int) -> Callable[..., Non
     return callback
 
 
-class DiffusionTask(Task):
+def freeze(task: Task) -> Task:
+    """A companion as a diffusion task holds it: no gradients, always in eval mode."""
+    task.requires_grad_(False)
+    return task.eval()
+
+
+class DiffusionTaskBase(Task):
+    """What every diffusion task shares, whatever its state: the noise process built from the
+    config, the companion networks (resolved, frozen, embedded in ``saved_config()``), the
+    condition dropout of classifier-free guidance, the network's unit time and the sampling
+    mode. Node-level states (molecules) build on it directly; dense and latent states on
+    :class:`DiffusionTask`, which adds the loss and the sampling loop."""
+
     kind = "diffusion"
     companion_types: ClassVar[dict[str, tuple[str, type[Task]]]] = {}
     companions: ClassVar[tuple[str, ...]] = ()
     dropout_key: ClassVar[str] = "class_dropout"
-    sample_batch_size: ClassVar[int] = 500
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.companions = tuple(cls.companion_types)
 
-    def __init__(self, cfg: DiffusionOptions, info: dict[str, Any], resolve: Resolver | None):
+    def __init__(
+        self,
+        cfg: Any,
+        info: dict[str, Any],
+        resolve: Resolver | None,
+        *,
+        built: dict[str, Task | None] | None = None,
+    ):
+        """``cfg``: the model dataclass (a :class:`DiffusionOptions` or one with its
+        ``process`` / ``process_options``); ``built``: companions a plugin has already built
+        (by attribute), the others are loaded from their config keys."""
         super().__init__()
         self.cfg = cfg
         self.info = dict(info)
         self.process = build_process(cfg)
+        built = built or {}
         for attr in self.companion_types:
-            setattr(self, attr, self.load_companion(attr, resolve))
-        # 1 / std of the latents, measured on the first training batch (0: not yet measured)
-        self.register_buffer("latent_scale", torch.zeros(()))
-        self.state_shape: tuple[int, ...] = ()
-
-    # -- the network as fick.core sees it -------------------------------------------------
-    @property
-    def denoiser(self) -> Denoiser:
-        """``self.net`` wrapped for the process (built per use, so a replaced net is seen)."""
-        return Denoiser(self.net, self.process, self.cfg.prediction)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, **conditions: Any) -> torch.Tensor:
-        return self.denoiser(x, t, **conditions)
+            task = built.get(attr)
+            setattr(self, attr, freeze(task) if task is not None else
+                    self.load_companion(attr, resolve))
 
     def load_companion(self, attr: str, resolve: Resolver | None) -> Task | None:
         """The companion ``attr`` from its config key (a hook: a domain may adapt how one is
@@ -134,6 +156,51 @@ class DiffusionTask(Task):
             if task is not None:
                 cfg[key] = {"config": task.saved_config(), "info": task.info}
         return cfg
+
+    def unit_time(self, t: torch.Tensor) -> torch.Tensor:
+        """Model time as a fraction of the process's range, in [0, 1] (discrete timesteps
+        divided by T): the time input of a network trained on noise levels in [0, 1] (dense
+        networks get :class:`fick.core.denoiser.Denoiser`'s scale instead)."""
+        num_steps = getattr(self.process, "num_steps", None)
+        if getattr(self.process, "discrete", False) and num_steps:
+            return t.float() / float(num_steps)
+        return t.float()
+
+    def condition_dropout(self, batch_size: int, device) -> torch.Tensor:
+        """``cfg_null`` (B,): the samples trained unconditionally (none outside training)."""
+        rate = float(getattr(self.cfg, self.dropout_key)) if self.training else 0.0
+        return fick.core.guidance.drop_condition(batch_size, rate, device=device)
+
+    @contextlib.contextmanager
+    def sampling_mode(self) -> Iterator[None]:
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
+
+
+class DiffusionTask(DiffusionTaskBase):
+    """The diffusion task of dense states (images, video, audio latents): the network wrapped
+    into a denoiser, the latent scale, the loss and the sampling loop (see the module doc)."""
+
+    sample_batch_size: ClassVar[int] = 500
+
+    def __init__(self, cfg: DiffusionOptions, info: dict[str, Any], resolve: Resolver | None):
+        super().__init__(cfg, info, resolve)
+        # 1 / std of the latents, measured on the first training batch (0: not yet measured)
+        self.register_buffer("latent_scale", torch.zeros(()))
+        self.state_shape: tuple[int, ...] = ()
+
+    # -- the network as fick.core sees it -------------------------------------------------
+    @property
+    def denoiser(self) -> Denoiser:
+        """``self.net`` wrapped for the process (built per use, so a replaced net is seen)."""
+        return Denoiser(self.net, self.process, self.cfg.prediction)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, **conditions: Any) -> torch.Tensor:
+        return self.denoiser(x, t, **conditions)
 
     # -- data <-> diffusion state ---------------------------------------------------------
     @property
@@ -185,11 +252,6 @@ class DiffusionTask(Task):
     def training_inputs(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError(f"{type(self).__name__} does not say what a batch holds")
 
-    def condition_dropout(self, batch_size: int, device) -> torch.Tensor:
-        """``cfg_null`` (B,): the samples trained unconditionally (none outside training)."""
-        rate = float(getattr(self.cfg, self.dropout_key)) if self.training else 0.0
-        return fick.core.guidance.drop_condition(batch_size, rate, device=device)
-
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         data, conditions = self.training_inputs(batch)
         x0 = self.encode(data)
@@ -218,15 +280,6 @@ class DiffusionTask(Task):
         return fick.core.guidance.classifier_free(
             self, guidance, rescale=rescale, interval=tuple(interval) if interval else None
         )
-
-    @contextlib.contextmanager
-    def sampling_mode(self) -> Iterator[None]:
-        was_training = self.training
-        self.eval()
-        try:
-            yield
-        finally:
-            self.train(was_training)
 
     @torch.no_grad()
     def sample_states(

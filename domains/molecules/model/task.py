@@ -17,16 +17,20 @@ scaled class probabilities; the final state is decoded by argmax.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from fick.domains.base import DataBundle, FickError, Progress, Task
+from fick.domains.base import DataBundle, FickError
+from fick.domains.diffusion import DiffusionTaskBase
+from fick.domains.diffusion_config import build_process
 
 from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
 from .denoiser import MoleculeDenoiser
 from .fake_atoms import FakeAtoms
+from .regressor import PropertyRegressor
 from .sampling import (
     AtomCountSampler,
     Scaffold,
@@ -54,48 +58,50 @@ def _rows(cond: torch.Tensor | None, rows: slice) -> torch.Tensor | None:
     return cond if cond is None or cond.shape[0] == 1 else cond[rows]
 
 
-class MoleculeDiffusion(Task):
-    """Generates 3D molecules with bonds (or atoms only), optionally property-conditioned."""
+class MoleculeDiffusion(DiffusionTaskBase):
+    """Generates 3D molecules with bonds (or atoms only), optionally property-conditioned.
 
-    kind = "diffusion"
-    companions = ("regressor",)  # the property predictor of gradient guidance, if any
+    The shared diffusion task gives the noise process, the companion (the property predictor
+    of gradient guidance, if any), condition dropout, the network's unit time and the saved
+    config; the states (graphs of node- and pair-level components), the loss, self-conditioning
+    and the sampling loop (scaffolds, guidance) are the molecules' own."""
 
-    def __init__(self, cfg: MoleculeModelConfig | dict, info: dict[str, Any], regressor=None):
-        super().__init__()
-        self.cfg = cfg = config_from(MoleculeModelConfig, cfg)
-        self.info = info
-        self.codec = MoleculeStateCodec(
-            info["elements"], info.get("charges", [0]), info.get("bond_types", [1, 2, 3]),
-            use_charges=cfg.charges, use_bonds=cfg.bonds, type_scale=cfg.type_scale,
-            charge_scale=cfg.charge_scale, bond_scale=cfg.bond_scale,
-            masked=cfg.categorical == "mask", fake_atoms=cfg.fake_atoms > 0,
-        )
+    companion_types = {"regressor": ("regressor", PropertyRegressor)}
+    dropout_key = "condition_dropout"
+
+    def __init__(
+        self,
+        cfg: MoleculeModelConfig | dict,
+        info: dict[str, Any],
+        resolve=None,
+        regressor: PropertyRegressor | None = None,
+    ):
+        """``regressor``: the predictor already built (else ``cfg.regressor`` is loaded)."""
+        cfg = config_from(MoleculeModelConfig, cfg)
         unknown = [p for p in cfg.condition if p not in info.get("properties", [])]
         if unknown:
             raise FickError(
                 f"model.condition names {unknown}, not properties of the data: use some of "
                 f"{info.get('properties', [])}"
             )
+        super().__init__(cfg, info, resolve, built={"regressor": regressor})
+        self.codec = MoleculeStateCodec(
+            info["elements"], info.get("charges", [0]), info.get("bond_types", [1, 2, 3]),
+            use_charges=cfg.charges, use_bonds=cfg.bonds, type_scale=cfg.type_scale,
+            charge_scale=cfg.charge_scale, bond_scale=cfg.bond_scale,
+            masked=cfg.categorical == "mask", fake_atoms=cfg.fake_atoms > 0,
+        )
         self.denoiser = MoleculeDenoiser(self.codec, cfg, len(cfg.condition))
-        self.process = _core().schedules.by_name(cfg.process, **cfg.process_options)
         self.fake = FakeAtoms(cfg.fake_atoms, cfg.fake_atom_spread) if cfg.fake_atoms > 0 \
             else None
         # with fake atoms a sample's count includes them: the totals' histogram
         hist = info["num_atoms_hist"]
         self.atom_counts = AtomCountSampler(self.fake.total_hist(hist) if self.fake else hist)
-        self.regressor = regressor  # optional property predictor for gradient guidance
 
     # -- the process ------------------------------------------------------------------------
     @property
     def is_flow(self) -> bool:
         return self.cfg.process == "flow"
-
-    def _level(self, t: torch.Tensor) -> torch.Tensor:
-        """The network's noise-level input in [0, 1] (discrete VP timesteps are divided by T)."""
-        num_steps = getattr(self.process, "num_steps", None)
-        if num_steps and not self.is_flow and getattr(self.process, "discrete", True):
-            return t.float() / float(num_steps)
-        return t.float()
 
     def _train_time(self, num: int, device) -> torch.Tensor:
         if self.is_flow:
@@ -154,11 +160,11 @@ class MoleculeDiffusion(Task):
                     state["pos"].dtype)
         if self.cfg.distortion > 0:
             x_t["pos"] = self._distort(x_t["pos"], graph, spec)
-        level = self._level(t)
+        level = self.unit_time(t)
         cond = self._conditions(batch)
         keep = None
         if cond is not None:
-            keep = torch.rand(graph.num_graphs, device=device) >= self.cfg.condition_dropout
+            keep = ~self.condition_dropout(graph.num_graphs, device)
         self_cond = None
         if self.cfg.self_condition and torch.rand(()) < 0.5:
             with torch.no_grad():
@@ -197,28 +203,21 @@ class MoleculeDiffusion(Task):
         return est
 
     # -- sampling ---------------------------------------------------------------------------
-    def sample(
-        self,
-        n: int,
-        *,
-        steps: int | None = None,
-        sampler: str | None = None,
-        guidance: float | None = None,
-        condition: dict[str, Any] | None = None,
-        generator: torch.Generator | None = None,
-        progress: Progress | None = None,
-        **options: Any,
-    ) -> list:
-        """Draw ``n`` molecules. Options: ``atoms`` (int, "15-20" or a list of counts),
-        ``fix`` (an SDF path or record: scaffold atoms held fixed), ``batch_size``, ``shift``
-        (the sampling grid's time shift, flow models), ``force`` (atom counts beyond the
-        training range), ``guidance_rescale`` / ``guidance_interval`` (classifier-free
-        guidance's rescale phi and the noise levels "LOW-HIGH" in [0, 1] where it applies),
-        ``gradient_guidance`` (scale of property-predictor guidance toward ``condition``)."""
+    def sample(self, n: int, *, condition=None, progress=None, **options: Any) -> list:
+        """Draw ``n`` molecules (``Task.sample``: ``steps``, ``sampler``, ``guidance`` and
+        ``generator`` among ``options``). The molecules' options: ``atoms`` (int, "15-20" or a
+        list of counts), ``fix`` (an SDF path or record: scaffold atoms held fixed),
+        ``batch_size``, ``shift`` (the sampling grid's time shift, flow models), ``force`` (atom
+        counts beyond the training range), ``guidance_rescale`` / ``guidance_interval``
+        (classifier-free guidance's rescale phi and the noise levels "LOW-HIGH" in [0, 1] where
+        it applies), ``gradient_guidance`` (scale of property-predictor guidance toward
+        ``condition``)."""
         core = _core()
         device = next(iter([*self.parameters(), *self.buffers()]), torch.empty(0)).device
-        steps = int(steps or self.cfg.steps)
-        sampler = sampler or self.cfg.sampler
+        steps = int(options.pop("steps", None) or self.cfg.steps)
+        sampler = options.pop("sampler", None) or self.cfg.sampler
+        guidance = options.pop("guidance", None)
+        generator = options.pop("generator", None)
         scaffold = Scaffold.from_option(options.get("fix"), self.codec) if options.get("fix") \
             is not None else None
         counts = self.atom_counts.draw(
@@ -275,7 +274,7 @@ class MoleculeDiffusion(Task):
                   if use_cfg else None)
 
         def model(x_t, t):
-            level = self._level(torch.as_tensor(t, device=graph.batch.device).reshape(-1)
+            level = self.unit_time(torch.as_tensor(t, device=graph.batch.device).reshape(-1)
                                 .expand(graph.num_graphs))
             if guided is not None:
                 out = guided(x_t, level, graph, cond_b, state["prev"])
@@ -315,8 +314,8 @@ class MoleculeDiffusion(Task):
         shift = float(options["shift"])
         if not shift > 0:
             raise FickError(f"shift must be positive, got {options['shift']}")
-        return _core().schedules.by_name(self.cfg.process,
-                                         **{**self.cfg.process_options, "shift": shift})
+        return build_process(replace(self.cfg,
+                                     process_options={**self.cfg.process_options, "shift": shift}))
 
     def _sampler_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Sampler options passed through to fick.core.sample (the rest are ours); values given
@@ -376,12 +375,3 @@ class MoleculeDiffusion(Task):
 
         return molexport.export_samples(samples, Path(out_dir), prefix,
                                         elements=self.info["elements"])
-
-    def saved_config(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        cfg = asdict(self.cfg)
-        if self.regressor is not None:
-            cfg["regressor"] = {"config": self.regressor.saved_config(),
-                                "info": self.regressor.info}
-        return cfg
