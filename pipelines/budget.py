@@ -1,4 +1,7 @@
-"""A training budget in CPU time: stop when the training process has used ``minutes`` of CPU.
+"""Training budgets: ``CpuBudget`` (``train.max_cpu_minutes``), the CPU time of the whole
+training, and ``LegTimer`` (``train.max_minutes``), the wall-clock time of one leg.
+
+CpuBudget stops when the training process has used ``minutes`` of CPU.
 
 Wall-clock budgets measure the machine as much as the method: on a shared machine a run that
 overlaps another one gets fewer steps for the same minutes. The process's CPU time (all its
@@ -10,10 +13,23 @@ through the callback's state in the checkpoint.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Timer
 
-__all__ = ["CpuBudget"]
+__all__ = ["CpuBudget", "LegTimer"]
+
+
+class LegTimer(Timer):
+    """Lightning's ``Timer`` for ``minutes`` of this leg: the elapsed time a checkpoint carries
+    is not restored, so a resumed run gets its own ``train.max_minutes`` (Lightning's own
+    ``max_time`` counts from the first leg and stopped a resumed run at once)."""
+
+    def __init__(self, minutes: float):
+        super().__init__(duration=timedelta(minutes=float(minutes)), interval="step")
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        pass  # the leg starts at zero
 
 
 class CpuBudget(Callback):

@@ -266,6 +266,10 @@ def train(
             from fick.pipelines.budget import CpuBudget
 
             callbacks.append(CpuBudget(cfg.train.max_cpu_minutes))
+        if cfg.train.max_minutes:
+            from fick.pipelines.budget import LegTimer
+
+            callbacks.append(LegTimer(cfg.train.max_minutes))
         logger = _Logger(
             experiment_name=cfg.experiment,
             tracking_uri=os.environ.get("FICK_TRACKING_URI")
@@ -280,7 +284,6 @@ def train(
             precision=_precision(cfg.train.precision, cfg.trainer.accelerator),
             max_steps=cfg.train.max_steps,
             max_epochs=-1,
-            max_time={"minutes": cfg.train.max_minutes} if cfg.train.max_minutes else None,
             val_check_interval=cfg.train.val_every_n_steps,
             check_val_every_n_epoch=None,
             limit_val_batches=cfg.train.val_batches if cfg.train.val_batches else 1.0,
