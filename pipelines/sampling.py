@@ -80,8 +80,9 @@ class _ShardProgress:
         if self.bar is None:
             self.bar = self.bar_class(desc=self.label, total=total, unit="step", leave=False)
         self.bar.total = total
-        self.bar.n = min(max(int(done), 0), total)
-        self.bar.refresh()
+        # update() (not setting n): tqdm then times its rate over at least mininterval, where
+        # two reports a few microseconds apart showed "220752 step/s"
+        self.bar.update(min(max(int(done), 0), total) - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -200,6 +200,10 @@ class _RecordingBar:
         self.shown.append((self.bar.n, self.bar.total, self.bar._time()))
         self.bar.refresh()
 
+    def update(self, k):
+        self.bar.update(k)
+        self.shown.append((self.bar.n, self.bar.total, self.bar._time()))
+
     def close(self):
         self.closed = True
         self.bar.close()
@@ -245,3 +249,19 @@ def test_an_error_is_printed_on_its_own_line_not_after_the_bar(workdir, monkeypa
     assert "sampling" in err  # the bar was drawn ...
     lines = re.split(r"[\r\n]", err)
     assert any(line.startswith("fick: error: the sampler diverged") for line in lines), repr(err)
+
+
+def test_a_shard_bar_shows_no_rate_from_reports_microseconds_apart():
+    """Two step reports back to back once drew "2/50 ... 220752.84step/s": the rate is timed
+    by tqdm over its minimum interval, so such a burst shows no rate yet."""
+    import re
+
+    from tqdm import tqdm
+
+    text = io.StringIO()
+    progress = sampling._ShardProgress(0, 2, lambda **kw: tqdm(file=text, mininterval=0.1, **kw))
+    for done in (1, 2, 3):
+        progress(done, 50)
+    rates = [float(r) for r in re.findall(r"([\d.]+)step/s", text.getvalue())]
+    assert all(r < 1000 for r in rates), text.getvalue()
+    progress.close()
