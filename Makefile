@@ -13,7 +13,8 @@ PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONWARNINGS="ignore:Editable installat
 	$(BIN)/pip --quiet
 
 $(BIN)/python:
-	@echo "fick: creating $(VENV) and installing fick with its dependencies (first run only)"
+	@echo "fick: creating $(VENV) and installing fick with its dependencies (first run only;"
+	@echo "      several minutes: PyTorch alone is a few GB, and pip prints nothing meanwhile)"
 	@$(PY) -m venv $(VENV)
 	@$(PIP) install --upgrade pip
 
@@ -23,6 +24,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@$(PIP) install -e '.[dev]'
 	@$(PIP) install --no-deps 'molsets==0.3.1'
 	@touch $(STAMP)
+	@echo "fick: installed into $(VENV)"
 
 demo: $(STAMP)
 	$(BIN)/fick demo
