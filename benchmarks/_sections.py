@@ -78,12 +78,32 @@ def utc_stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def throughput_footer(rate: float, unit: str, threads: int, seconds: float, work: str,
+                      command: str, note: str = "") -> list[str]:
+    """The closing lines of a sampling benchmark's section: its throughput on this machine and
+    the command (with the time it ran) that produced the section."""
+    plural = "s" if threads != 1 else ""
+    return [
+        f"Sampling throughput: {rate:.1f} {unit}/s on CPU ({threads} thread{plural}, the shared "
+        f"2-core machine; {seconds:.0f} s for {work}).{' ' + note if note else ''}",
+        "",
+        f"Command: `{command}` ({utc_stamp()})",
+    ]
+
+
+def script_parser(doc: str, module: str | None = None) -> argparse.ArgumentParser:
+    """A benchmark script's parser: its module docstring as the help text, kept as written,
+    and ``python -m benchmarks.NAME`` as the program name."""
+    return argparse.ArgumentParser(prog=f"python -m {module}" if module else None,
+                                   description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def model_sampling_parser(doc: str, *, model: str, n: int, steps: int | None, items: str):
     """The argument parser of a script that samples one model: ``--model``, ``--n``,
     ``--steps``, ``--sampler``, ``--guidance``, ``--seed`` (the model's own setting when left
     out), ``--benchmarks`` and ``--no-write``."""
-    parser = argparse.ArgumentParser(description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(doc)
     parser.add_argument("--model", default=model,
                         help=f"model reference, e.g. a shipped name (default: {model})")
     parser.add_argument("--n", type=int, default=n, help=f"{items} to sample (default {n})")

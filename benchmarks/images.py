@@ -53,7 +53,6 @@ def run_benchmark(
 
 def format_table(r: dict, command: str) -> str:
     m = r["metrics"]
-    date = bench.utc_stamp()
     lines = [
         "### Images: class-conditional digits (16x16)",
         "",
@@ -68,11 +67,9 @@ def format_table(r: dict, command: str) -> str:
         f"| samples | {m['accuracy']:.3f} | {m['fid']:.3f} | {m['is']:.2f} |",
         f"| real data | {m['accuracy_real']:.3f} | {m['fid_real']:.3f} | {m['is_real']:.2f} |",
         "",
-        f"Sampling throughput: {r['images_per_s']:.1f} images/s on CPU ({r['threads']} threads, "
-        f"the shared 2-core machine; {r['seconds']:.0f} s for {r['n']} images). Target: accuracy "
-        ">= 0.95, FID close to the real row.",
-        "",
-        f"Command: `{command}` ({date})",
+        *bench.throughput_footer(r["images_per_s"], "images", r["threads"], r["seconds"],
+                                 f"{r['n']} images", command,
+                                 "Target: accuracy >= 0.95, FID close to the real row."),
     ]
     return "\n".join(lines)
 

@@ -26,7 +26,6 @@ steps, 8 training steps of 16 molecules, eager, one repeat) is a smoke test of a
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -43,6 +42,7 @@ from benchmarks._sections import (
     output_dir,
     publish,
     run,
+    script_parser,
     utc_stamp,
 )
 
@@ -177,9 +177,7 @@ def table(sampled: dict, trained: dict, args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.molecules_processes",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__, "benchmarks.molecules_processes")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 16 molecules at 5 steps, 8 training steps of 16, eager")
     parser.add_argument("--works", nargs="+", choices=["sample", "train"],

@@ -37,7 +37,6 @@ test of about a minute.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import statistics
@@ -56,6 +55,7 @@ from benchmarks._sections import (  # noqa: E402
     command_line,
     publish,
     run,
+    script_parser,
     utc_stamp,
 )
 
@@ -288,9 +288,7 @@ def table(times: dict, variants: list[Variant], threads: list[int], loads: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.molecules_threads",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__, "benchmarks.molecules_threads")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: eager only, 2 repeats, quarter batches (~1 minute)")
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["shipped", "edm"])

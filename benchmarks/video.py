@@ -128,7 +128,6 @@ def _fmt(metrics: dict, key: str, digits: int = 3) -> str:
 def format_section(r: dict, command: str) -> str:
     m = r["metrics"]
     t, c, h, w = r["shape"]
-    date = bench.utc_stamp()
     rows = [
         ("samples", ""),
         ("real clips", "_real"),
@@ -159,12 +158,8 @@ def format_section(r: dict, command: str) -> str:
         "",
         *table,
         "",
-        f"Sampling throughput: {r['frames_per_s']:.1f} frames/s on CPU ({r['threads']} "
-        f"thread{'s' if r['threads'] != 1 else ''}, "
-        f"the shared 2-core machine; {r['seconds']:.0f} s for {r['n']} clips, {r['frames']} "
-        "frames).",
-        "",
-        f"Command: `{command}` ({date})",
+        *bench.throughput_footer(r["frames_per_s"], "frames", r["threads"], r["seconds"],
+                                 f"{r['n']} clips, {r['frames']} frames", command),
     ]
     return "\n".join(lines)
 

@@ -59,9 +59,7 @@ class Space:
         """Project onto the space (identity for a plain Gaussian space)."""
         return x
 
-    @property
-    def needs_projection(self) -> bool:
-        return False
+    needs_projection = False  # whether project() is more than the identity
 
     def dof(self, like: Tensor, index: Tensor | None = None,
             num_samples: int | None = None) -> Tensor:
@@ -69,18 +67,17 @@ class Space:
         if index is None:
             return torch.full((like.shape[0],), float(like[0].numel()), dtype=torch.float64,
                               device=like.device)
-        counts = torch.bincount(index, minlength=num_samples).to(torch.float64)
+        counts = torch.bincount(index, minlength=_num(num_samples, index)).to(torch.float64)
         return counts * float(like[0].numel())
 
     def reduce(self, elementwise: Tensor, index: Tensor | None = None,
                num_samples: int | None = None) -> Tensor:
-        """Per-sample mean of an elementwise quantity over the sample's degrees of freedom."""
-        if index is None:
-            return elementwise.reshape(elementwise.shape[0], -1).sum(1) / float(
-                elementwise[0].numel())
-        sums = segment_sum(elementwise.reshape(elementwise.shape[0], -1).sum(1), index,
-                           _num(num_samples, index))
-        dof = self.dof(elementwise, index, _num(num_samples, index)).to(sums.dtype)
+        """Per-sample mean of an elementwise quantity over the sample's degrees of freedom
+        (:meth:`dof`, which a subspace overrides)."""
+        sums = elementwise.reshape(elementwise.shape[0], -1).sum(1)
+        if index is not None:
+            sums = segment_sum(sums, index, _num(num_samples, index))
+        dof = self.dof(elementwise, index, num_samples).to(sums.dtype)
         return sums / dof.clamp_min(1.0)
 
 
@@ -99,15 +96,13 @@ class ZeroCoMSpace(Space):
     are centred over axis 1; node-level ones ``(N_total, dim)`` over their sample's nodes.
     """
 
+    needs_projection = True
+
     def __init__(self, dim: int = 3):
         self.dim = dim
 
     def __repr__(self) -> str:
         return f"ZeroCoMSpace(dim={self.dim})"
-
-    @property
-    def needs_projection(self) -> bool:
-        return True
 
     def project(self, x: Tensor, index: Tensor | None = None,
                 num_samples: int | None = None) -> Tensor:
@@ -126,16 +121,6 @@ class ZeroCoMSpace(Space):
             return torch.full((like.shape[0],), per, dtype=torch.float64, device=like.device)
         counts = torch.bincount(index, minlength=_num(num_samples, index)).to(torch.float64)
         return (counts - 1).clamp_min(0) * float(like[0].numel())
-
-    def reduce(self, elementwise: Tensor, index: Tensor | None = None,
-               num_samples: int | None = None) -> Tensor:
-        if index is None:
-            sums = elementwise.reshape(elementwise.shape[0], -1).sum(1)
-        else:
-            sums = segment_sum(elementwise.reshape(elementwise.shape[0], -1).sum(1), index,
-                               _num(num_samples, index))
-        dof = self.dof(elementwise, index, num_samples).to(sums.dtype)
-        return sums / dof.clamp_min(1.0)
 
 
 def _num(num_samples: int | None, index: Tensor) -> int:
