@@ -115,6 +115,10 @@ class Task(nn.Module):
     # attribute names of the companion networks it holds (each a Task, or None when not used),
     # e.g. ("autoencoder", "metrics_classifier"); None: not declared, every child Task counts
     companions: ClassVar[tuple[str, ...] | None] = None
+    # what each metric of ``evaluate`` means, one line each, keyed by its bare name (without
+    # prefixes such as "real_test/" or suffixes such as "_real"): fick evaluate and fick demo
+    # print them beside the values
+    metric_notes: ClassVar[dict[str, str]] = {}
     _declares_capabilities: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

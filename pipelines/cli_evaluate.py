@@ -78,15 +78,40 @@ def _sample_into(model, out: Path, args) -> int:
     return 0
 
 
-def _print_metrics(metrics: dict[str, float]) -> None:
+# metrics that are biased by the number of samples (a Gaussian fitted to few points)
+_FRECHET = ("fid", "fvd", "fcd", "mel_fd", "fid_frames")
+FEW_FOR_FRECHET = 1000
+
+
+def metric_note(notes: dict[str, str], key: str) -> str:
+    """The one-line meaning of metric ``key`` in a task's ``metric_notes``: looked up as it is,
+    then by each part of a "prefix/name" key, then without a "_real" ending (the same metric of
+    the real data)."""
+    for part in (key, *key.split("/")):
+        for name in (part, part.removesuffix("_real")):
+            if name in notes:
+                return notes[name]
+    return ""
+
+
+def print_metrics(metrics: dict[str, float], notes: dict[str, str] | None = None,
+                  n: int | None = None, indent: str = "") -> None:
+    """The metrics as a table with each one's meaning beside it, and a caveat when a Frechet
+    distance comes from fewer than ``FEW_FOR_FRECHET`` samples."""
     if not metrics:
-        print("(no metrics)")
+        print(f"{indent}(no metrics)")
         return
+    notes = notes or {}
     width = max(len(k) for k in metrics)
-    print(f"{'metric'.ljust(width)}  value")
-    print(f"{'-' * width}  -----")
+    print(f"{indent}{'metric'.ljust(width)}  {'value':<10}  meaning")
+    print(f"{indent}{'-' * width}  ----------  -------")
     for k, v in metrics.items():
-        print(f"{k.ljust(width)}  {v:.6g}")
+        print(f"{indent}{k.ljust(width)}  {v:<10.6g}  {metric_note(notes, k)}".rstrip())
+    frechet = sorted({k for k in metrics for part in k.split("/")
+                      if part.removesuffix("_real") in _FRECHET})
+    if n is not None and n < FEW_FOR_FRECHET and frechet:
+        print(f"{indent}note: {', '.join(frechet)} from {n} samples read high (a Gaussian fitted "
+              f"to few points); compare them only at equal n, e.g. -n {FEW_FOR_FRECHET}")
 
 
 def _file_plugin(target: Path):
@@ -119,7 +144,7 @@ def _evaluate_files(plugin, target: Path, args) -> int:
     for note in report["notes"]:
         print(f"note: {note}")
     metrics = report["metrics"]
-    _print_metrics(metrics)
+    print_metrics(metrics)
     print(f"per-molecule scores: {', '.join(str(f) for f in report['files']) or '(none)'}")
     if not args.no_track:
         source = SimpleNamespace(domain=plugin.name, task_name="files", source=str(target))
@@ -178,7 +203,7 @@ def cmd_evaluate(args) -> int:
     metrics = sampling.evaluate_samples(model, samples, reference)
     if speed is not None:
         metrics["sample/items_per_s"] = speed
-    _print_metrics(metrics)
+    print_metrics(metrics, type(model.task).metric_notes, len(samples))
     if not args.no_track:
         run_id = sampling.track_evaluation(
             args.experiment, model, metrics, params=params, files_dir=files_dir,

@@ -25,6 +25,7 @@ def run_demo(
     """Run the demo (on ``domains``, default all); returns 0 when every shipped model ran (or
     none is shipped), else 2."""
     from fick.pipelines import modelio, registry, sampling, tracking
+    from fick.pipelines.cli_evaluate import print_metrics
 
     plugins = registry.available()
     if domains:
@@ -73,8 +74,7 @@ def run_demo(
                 failures += 1
                 print(f"[{domain}] {model_name}: failed: {err}")
                 continue
-            for k, v in metrics.items():
-                print(f"    {k:<28} {v:.4g}")
+            print_metrics(metrics, type(model.task).metric_notes, n, indent="    ")
             done.append((model_name, target, run_id))
     print()
     if done:

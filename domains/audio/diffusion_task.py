@@ -67,6 +67,15 @@ class LatentDiffusionTask(DiffusionSamplingMixin, DiffusionEvaluationMixin, Diff
     }
     dropout_key = "cond_dropout"
     sample_batch_size = 64
+    metric_notes = {
+        "accuracy": "the metric classifier hears the asked-for class",
+        "fid": "Frechet distance in the metric classifier's features (lower is better; biased "
+               "upward for few samples)",
+        "mel_fd": "Frechet distance of mean log-mel frames (lower is better)",
+        "is": "Inception score in the metric classifier (higher: confident and varied)",
+        "mis": "modified Inception score (Gurumurthy et al. 2017): varied within each class",
+        "am": "AM score (Zhou et al. 2018): class balance as the real clips have it (lower)",
+    }
 
     def __init__(self, cfg: DiffusionConfig, info: dict[str, Any], resolve: Resolver | None):
         super().__init__(cfg, info, resolve)

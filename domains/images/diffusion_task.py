@@ -29,6 +29,16 @@ __all__ = ["ImageDiffusionTask"]
 
 class ImageDiffusionTask(DiffusionTask):
     config_type: ClassVar[type] = DiffusionConfig
+    metric_notes = {
+        "accuracy": "the metric classifier sees the asked-for class",
+        "fid": "Frechet distance in the metric classifier's features (lower is better; biased "
+               "upward for few samples)",
+        "is": "Inception score in the metric classifier (higher: confident and varied)",
+        "frame_accuracy": "frames whose digit the image classifier reads as asked",
+        "fid_frames": "FID of single frames in the image classifier's features",
+        "fvd": "Frechet distance in the video classifier's features (lower is better)",
+        "motion_rmse_px": "tracked digit's path against the recipe's physics, pixels",
+    }
     companion_types = {
         "autoencoder": ("vae", AutoencoderTask),
         "metrics_classifier": ("metrics_classifier", ClassifierTask),

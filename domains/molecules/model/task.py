@@ -66,6 +66,28 @@ class MoleculeDiffusion(DiffusionTaskBase):
     config; the states (graphs of node- and pair-level components), the loss, self-conditioning
     and the sampling loop (scaffolds, guidance) are the molecules' own."""
 
+    metric_notes = {
+        "atom_stability": "atoms with their element's valence (EDM's protocol: bonds from "
+                          "distances)",
+        "mol_stability": "molecules whose every atom is stable (EDM's protocol)",
+        "validity": "RDKit sanitises the molecule (largest fragment kept)",
+        "atom_stability_given_bonds": "atom stability from the model's own bonds (MiDi's "
+                                      "charge-aware valences)",
+        "mol_stability_given_bonds": "molecule stability from the model's own bonds",
+        "validity_given_bonds": "validity of the molecule with the model's own bonds",
+        "valid_unique": "distinct valid SMILES over all samples",
+        "novelty": "valid unique SMILES not in the training split",
+        "connected": "molecules in one piece",
+        "pb_valid": "passes every PoseBusters molecule check",
+        "fcd": "Frechet ChemNet distance to the reference SMILES (lower is better; biased upward "
+               "for few samples)",
+        "snn": "mean Tanimoto similarity to the nearest reference molecule (MOSES)",
+        "intdiv": "internal diversity: 1 - mean Tanimoto similarity among samples",
+        "strain_median": "MMFF energy above the relaxed pose, kcal/mol (lower is better)",
+        "qed": "drug-likeness (RDKit QED, 0-1)",
+        "sa": "synthetic accessibility (1 easy - 10 hard)",
+    }
+
     companion_types = {"regressor": ("regressor", PropertyRegressor)}
     dropout_key = "condition_dropout"
 
