@@ -39,7 +39,7 @@ import torch
 from fick.core.denoiser import Denoiser
 
 from .base import FickError, Progress, Resolver, Task
-from .diffusion_config import DiffusionOptions, build_process, config_dict
+from .diffusion_config import DiffusionOptions, build_process, config_dict, default_sampler_options
 
 __all__ = [
     "DiffusionTask",
@@ -321,7 +321,7 @@ class DiffusionTask(DiffusionTaskBase):
             generator=generator,
             callback=callback,
             model_kwargs=conditions,
-            **options,
+            **{**default_sampler_options(self.cfg, sampler), **options},
         )
 
     def sample_conditions(

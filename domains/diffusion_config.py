@@ -55,6 +55,8 @@ class DiffusionOptions:
     weighting: str = "uniform"  # uniform | min-snr | snr+1 | edm
     # sampling defaults (``fick sample`` flags override them)
     sampler: str = "ddim"
+    # options of the default sampler (eta, churn ...): used when ``sampler`` is the one sampling
+    sampler_options: dict = field(default_factory=dict)
     steps: int = 25
     guidance: float = 2.0
 
@@ -70,3 +72,11 @@ def build_process(cfg: DiffusionOptions):
         raise FickError(
             f"model.process '{cfg.process}' with options {dict(cfg.process_options or {})}: {err}"
         ) from err
+
+
+def default_sampler_options(cfg: Any, sampler: str | None) -> dict[str, Any]:
+    """The config's ``sampler_options`` when ``sampler`` is its default sampler (or none is
+    asked for); options tuned for one sampler mean nothing to another."""
+    if sampler not in (None, cfg.sampler):
+        return {}
+    return dict(getattr(cfg, "sampler_options", None) or {})

@@ -95,17 +95,21 @@ def companions(task: Task) -> dict[str, Task]:
 
 
 def sampling_defaults(task: Task) -> dict[str, Any]:
-    """The steps / sampler / guidance a generative task uses when none is asked for: the
-    model config fields of those names, which every domain's ``sample`` falls back to
-    (``steps or self.cfg.steps``). A field the config lacks is left out."""
+    """The steps / sampler / guidance (and the default sampler's ``sampler_options``) a
+    generative task uses when none is asked for: the model config fields of those names, which
+    every domain's ``sample`` falls back to (``steps or self.cfg.steps``). A field the config
+    lacks is left out."""
     if not is_generative(task):
         return {}
     cfg = getattr(task, "cfg", None)
-    return {
+    out = {
         k: getattr(cfg, k)
         for k in ("steps", "sampler", "guidance")
         if getattr(cfg, k, None) is not None
     }
+    if getattr(cfg, "sampler_options", None):
+        out["sampler_options"] = dict(cfg.sampler_options)
+    return out
 
 
 def resolved_sampling(
@@ -115,6 +119,8 @@ def resolved_sampling(
     default (:func:`sampling_defaults`); keys whose value stays unknown are left out."""
     given = {"steps": steps, "sampler": sampler, "guidance": guidance}
     out = dict(sampling_defaults(task))
+    if sampler not in (None, out.get("sampler")):  # the default options belong to its sampler
+        out.pop("sampler_options", None)
     out.update({k: v for k, v in given.items() if v is not None})
     return out
 

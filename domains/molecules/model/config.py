@@ -106,9 +106,14 @@ class MoleculeModelConfig:
     # 45 -> 58%, validity 74 -> 81%), as other bond-generating models report for stochastic
     # samplers
     sampler: str = "ddpm"
+    # the default sampler's options (eta, churn ...; fick.domains.diffusion_config)
+    sampler_options: dict = field(default_factory=dict)
     steps: int = 100
 
     def __post_init__(self):
+        if not isinstance(self.sampler_options, dict):
+            raise FickError(f"model.sampler_options must be a mapping such as {{eta: 3.0}}, got "
+                            f"{self.sampler_options!r}")
         if self.network not in ("egnn", "e3nn"):
             raise FickError(f"model.network={self.network!r} is not valid: use egnn or e3nn")
         if self.categorical not in ("gaussian", "mask"):

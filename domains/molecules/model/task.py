@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from fick.domains.base import DataBundle, FickError
 from fick.domains.diffusion import DiffusionTaskBase
-from fick.domains.diffusion_config import build_process
+from fick.domains.diffusion_config import build_process, default_sampler_options
 
 from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
@@ -237,7 +237,9 @@ class MoleculeDiffusion(DiffusionTaskBase):
         core = _core()
         device = next(iter([*self.parameters(), *self.buffers()]), torch.empty(0)).device
         steps = int(options.pop("steps", None) or self.cfg.steps)
-        sampler = options.pop("sampler", None) or self.cfg.sampler
+        asked = options.pop("sampler", None)
+        sampler = asked or self.cfg.sampler
+        options = {**default_sampler_options(self.cfg, asked), **options}
         guidance = options.pop("guidance", None)
         generator = options.pop("generator", None)
         scaffold = Scaffold.from_option(options.get("fix"), self.codec) if options.get("fix") \

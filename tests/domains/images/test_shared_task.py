@@ -66,3 +66,20 @@ def test_the_network_receives_the_process_time_scaled_by_the_denoiser(process, s
     t = torch.tensor([0.25, 0.5])
     task(torch.zeros(2, 1, 8, 8), t, labels=torch.tensor([0, 1]))
     torch.testing.assert_close(seen[0], t * scale)
+
+
+def test_model_sampler_options_go_to_the_default_sampler_only(monkeypatch):
+    """``model.sampler_options`` reach fick.core.sample with the model's own sampler, an
+    explicit option overrides them, and another sampler gets none of them."""
+    import fick.core
+
+    seen = []
+    monkeypatch.setattr(fick.core, "sample",
+                        lambda model, noise, **kw: seen.append((kw["sampler"], kw.get("eta")))
+                        or noise)
+    cfg = {**TINY, "sampler": "ddim", "sampler_options": {"eta": 0.7}, "steps": 2}
+    task = ImagesPlugin().build_task("diffusion", cfg, INFO, None).eval()
+    task.sample_states({}, 1)
+    task.sample_states({}, 1, eta=0.2)
+    task.sample_states({}, 1, sampler="ddpm")
+    assert seen == [("ddim", 0.7), ("ddim", 0.2), ("ddpm", None)]

@@ -284,3 +284,29 @@ def test_export_and_load_samples_round_trip(tmp_path):
         as_set = lambda r: sorted(zip(*r.bond_index.tolist(), r.bond_type.tolist()))  # noqa: E731
         assert as_set(a) == as_set(b)
         assert torch.allclose(a.pos, b.pos, atol=1e-4)
+
+
+def test_default_sampler_options_apply_to_the_default_sampler_only(monkeypatch):
+    """``model.sampler_options`` (the shipped qm9: ddim with eta 3) reach fick.core.sample when
+    the model's own sampler runs; a command-line option overrides them, and another sampler
+    gets none of them; the resolved values logged with a sampling say the same."""
+    import fick.core
+    from fick.pipelines.modelio import resolved_sampling
+
+    seen = []
+    real = fick.core.sample
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["sampler"], kwargs.get("eta")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fick.core, "sample", spy)
+    task = _task(process="flow", sampler="ddim", sampler_options={"eta": 3.0}, steps=3).eval()
+    task.sample(2, atoms=4)
+    task.sample(2, atoms=4, eta="0.5")  # as --option eta=0.5 passes it
+    task.sample(2, atoms=4, sampler="ddpm")
+    assert seen == [("ddim", 3.0), ("ddim", 0.5), ("ddpm", None)]
+    assert resolved_sampling(task)["sampler_options"] == {"eta": 3.0}
+    assert "sampler_options" not in resolved_sampling(task, sampler="ddpm")
+    with pytest.raises(FickError, match="sampler_options"):
+        MoleculeModelConfig(sampler_options=3.0)
