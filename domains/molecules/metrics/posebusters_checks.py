@@ -56,8 +56,16 @@ def posebusters_checks(mols: Sequence[Chem.Mol], mode: str = "fast") -> list[dic
         # posebusters logs a warning for each molecule a module cannot handle; the scores say it
         logging.getLogger("posebusters").setLevel(logging.ERROR)
         _reopen_rdkit_log_stream()
-        table = PoseBusters(config=POSEBUSTERS_MODES[mode], max_workers=0).bust(
-            [Chem.Mol(m) for m in mols], None, None, full_report=False)
+        # Its sanity check re-enables RDKit's logs after each molecule, which now go to the
+        # Python logger "rdkit": each invalid molecule would print "Explicit valence ..."
+        rdkit_logger = logging.getLogger("rdkit")
+        level = rdkit_logger.level
+        rdkit_logger.setLevel(logging.CRITICAL + 1)
+        try:
+            table = PoseBusters(config=POSEBUSTERS_MODES[mode], max_workers=0).bust(
+                [Chem.Mol(m) for m in mols], None, None, full_report=False)
+        finally:
+            rdkit_logger.setLevel(level)
     if len(table) != len(mols):
         raise RuntimeError(f"posebusters returned {len(table)} rows for {len(mols)} molecules")
     checks = [c for c in table.columns if c != "mol_pred_loaded"]

@@ -53,3 +53,28 @@ def test_posebusters_leaves_rdkit_log_switches_as_it_found_them(fick_log_policy,
     assert posebusters_checks([water])[0]["pb_valid"] == 1.0
     assert _log_switches() == before
     assert before["rdApp.error"] and not before["rdApp.warning"] and not before["rdApp.info"]
+
+
+def _ch5() -> Chem.Mol:
+    """Carbon with five hydrogens, unsanitised, with coordinates (a typical invalid sample)."""
+    mol = Chem.RWMol()
+    conf = Chem.Conformer(6)
+    mol.AddAtom(Chem.Atom(6))
+    for i, xyz in enumerate(BIPYRAMID * 1.09, start=1):
+        mol.AddAtom(Chem.Atom(1))
+        mol.AddBond(0, i, Chem.BondType.SINGLE)
+        conf.SetAtomPosition(i, xyz.tolist())
+    mol.AddConformer(conf)
+    return mol.GetMol()
+
+
+def test_posebusters_on_invalid_molecules_prints_nothing(fick_log_policy, capfd):
+    water = Chem.AddHs(Chem.MolFromSmiles("O"))
+    Chem.rdDistGeom.EmbedMolecule(water, randomSeed=0)
+    capfd.readouterr()
+    # posebusters re-enables RDKit's logs after each molecule, so the second CH5 printed
+    # "Explicit valence for atom # 0 C, 5, is greater than permitted" from inside its checks
+    rows = posebusters_checks([water, _ch5(), _ch5()])
+    err = capfd.readouterr().err
+    assert rows[0]["pb_valid"] == 1.0 and rows[1]["pb_valid"] == 0.0
+    assert "valence" not in err and "greater than permitted" not in err, err
