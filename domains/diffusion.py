@@ -167,8 +167,9 @@ class DiffusionTaskBase(Task):
         return t.float()
 
     def condition_dropout(self, batch_size: int, device) -> torch.Tensor:
-        """``cfg_null`` (B,): the samples trained unconditionally (none outside training)."""
-        rate = float(getattr(self.cfg, self.dropout_key)) if self.training else 0.0
+        """``cfg_null`` (B,): the samples trained unconditionally (none outside training, none
+        for a config without the dropout key: an unconditional model)."""
+        rate = float(getattr(self.cfg, self.dropout_key, 0.0)) if self.training else 0.0
         return fick.core.guidance.drop_condition(batch_size, rate, device=device)
 
     @contextlib.contextmanager

@@ -23,7 +23,7 @@ TINY = {
     "task": "diffusion",
     "seed": 0,
     "data": {"n_train": 128, "n_val": 32},
-    "model": {"hidden": 16, "layers": 2, "num_steps": 50, "sample_steps": 5},
+    "model": {"hidden": 16, "layers": 2, "steps": 5},
     "train": {
         "batch_size": 32,
         "max_steps": 12,

@@ -140,8 +140,12 @@ def test_a_plugin_brings_its_own_sample_flags(toy, workdir, monkeypatch, capsys)
     registry.register(_SpreadPlugin(), name="toy")
     asked = []
     sample = toy_plugin.ToyDiffusion.sample
-    monkeypatch.setattr(toy_plugin.ToyDiffusion, "sample",
-                        lambda self, n, **kw: asked.append(kw) or sample(self, n, **kw))
+
+    def spread_sample(self, n, spread=1.0, **kw):  # the flag's meaning, done by the test
+        asked.append({**kw, "spread": spread})
+        return [p * spread for p in sample(self, n, **kw)]
+
+    monkeypatch.setattr(toy_plugin.ToyDiffusion, "sample", spread_sample)
     with pytest.raises(SystemExit):
         run_cli("sample", folder, "--help")
     help_text = capsys.readouterr().out

@@ -21,7 +21,7 @@ from fick.pipelines.cli import _default_out
 
 def _toy_model(task=None) -> modelio.LoadedModel:
     info = {"centres": toy_plugin.ring_centres(4, 2.0).tolist(), "std": 0.1}
-    task = task or toy_plugin.ToyDiffusion(toy_plugin.ToyModel(hidden=8, sample_steps=3), info)
+    task = task or toy_plugin.ToyDiffusion(toy_plugin.ToyModel(hidden=8, steps=3), info)
     return modelio.LoadedModel(
         task=task.eval(), plugin=toy_plugin.plugin, domain="toy", task_name="diffusion",
         info=info, config={}, source="toy-model",
@@ -123,7 +123,7 @@ class _InterruptedExport(toy_plugin.ToyDiffusion):
 
 def test_an_interrupted_export_leaves_no_file_that_looks_complete(workdir, monkeypatch, capsys):
     info = {"centres": toy_plugin.ring_centres(4, 2.0).tolist(), "std": 0.1}
-    task = _InterruptedExport(toy_plugin.ToyModel(hidden=8, sample_steps=3), info)
+    task = _InterruptedExport(toy_plugin.ToyModel(hidden=8, steps=3), info)
     monkeypatch.setattr(modelio, "load", lambda ref, **kw: _toy_model(task))
     out = workdir / "out"
     assert run_cli("sample", "toy", "-n", "4", "--out", out, "--no-track") == 130

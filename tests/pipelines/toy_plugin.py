@@ -2,8 +2,9 @@
 
 It is what a domain has to say to fick (docs/plugins.md), and no more: two config dataclasses,
 a data builder, two tasks that declare their capabilities, and a reader of exported samples.
-The two tasks exercise both paths of the pipelines: ``diffusion`` (an MLP denoiser trained with
-``fick.core``'s loss, sampled with DDIM) and ``classifier`` (which Gaussian a point came from).
+The two tasks exercise both paths of the pipelines: ``diffusion`` (an MLP denoiser on fick's
+shared diffusion task, which brings the process, loss and sampling loop) and ``classifier``
+(which Gaussian a point came from).
 Its metric has a closed-form truth: samples of a good model lie near the ring's centres.
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from fick.domains.base import COMPANION, GENERATOR, DataBundle, FickError, PluginDefaults, Task
+from fick.domains.diffusion import DiffusionTask
+from fick.domains.diffusion_config import DiffusionOptions
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -34,11 +37,17 @@ class ToyData:
 
 
 @dataclass
-class ToyModel:
+class ToyModel(DiffusionOptions):
+    """The diffusion options every domain shares, with this toy's defaults, and its network."""
+
+    process: str = "linear"
+    process_options: dict = field(
+        default_factory=lambda: {"num_steps": 100, "beta_start": 1e-4, "beta_end": 0.2}
+    )
+    steps: int = 20
+    guidance: float = 1.0  # unconditional: no classifier-free guidance
     hidden: int = 32
     layers: int = 2
-    num_steps: int = 100  # diffusion training steps T
-    sample_steps: int = 20
     fail_at_call: int | None = None  # raise in loss() on this call (tests of FAILED runs)
 
 
@@ -55,43 +64,42 @@ def _mlp(d_in: int, d_out: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-class ToyDiffusion(Task):
-    kind = "diffusion"
-    capabilities = GENERATOR  # samples, evaluates and exports them
-    companions = ()  # holds no companion network
+class TimeMLP(nn.Module):
+    """``net(x, t_net, cfg_null=None)``: an MLP over the point and its time, scaled to [0, 1]."""
 
-    def __init__(self, cfg: ToyModel, info: dict):
+    def __init__(self, hidden: int, layers: int, time_range: float):
         super().__init__()
-        self.cfg = cfg
-        self.info = info
-        from fick.core.schedules import linear
+        self.mlp = _mlp(3, 2, hidden, layers)
+        self.time_range = time_range
 
-        self.net = _mlp(3, 2, cfg.hidden, cfg.layers)
-        self.process = linear(num_steps=cfg.num_steps, beta_start=1e-4, beta_end=0.2)
+    def forward(self, x, t_net, cfg_null=None):
+        t = t_net.float().reshape(-1, 1).expand(x.shape[0], 1) / self.time_range
+        return self.mlp(torch.cat([x, t], 1))
 
-    def denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        t = t.float().reshape(-1, 1).expand(x.shape[0], 1) / self.cfg.num_steps
-        return self.net(torch.cat([x, t], 1))
 
-    def loss(self, batch):
-        from fick.core.losses import training_loss
+class ToyDiffusion(DiffusionTask):
+    """Everything but the network, the data's form, the metric and the export comes from
+    fick's diffusion task: process, loss, sampling loop, guidance, saved config."""
 
-        self.calls = getattr(self, "calls", 0) + 1
+    capabilities = GENERATOR  # samples, evaluates and exports them
+
+    def __init__(self, cfg: ToyModel, info: dict, resolve=None):
+        super().__init__(cfg, info, resolve)
+        self.net = TimeMLP(cfg.hidden, cfg.layers, float(self.process.num_steps))
+        self.state_shape = (2,)
+        self.calls = 0
+
+    def training_inputs(self, batch):
+        self.calls += 1
         if self.cfg.fail_at_call is not None and self.calls >= self.cfg.fail_at_call:
             raise RuntimeError("toy failure requested by model.fail_at_call")
-        out = training_loss(self.denoise, batch[0], self.process, prediction="epsilon")
-        loss = out.loss.mean()
-        return loss, {"mse": float(loss.detach())}
+        return batch[0], {}
 
-    @torch.no_grad()
-    def sample(self, n, *, steps=None, sampler=None, generator=None, progress=None, **_):
-        from fick.core import sample
+    def sample_conditions(self, n, condition, device):
+        return {}
 
-        noise = torch.randn(n, 2, generator=generator, device=self.net[0].weight.device)
-        steps = steps or self.cfg.sample_steps
-        x = sample(self.denoise, noise, self.process, sampler or "ddim", steps,
-                   generator=generator, callback=progress)
-        return list(x.cpu())
+    def to_samples(self, decoded, conditions):
+        return list(decoded)
 
     def evaluate(self, samples, data):
         pts = torch.stack(list(samples))
@@ -109,9 +117,6 @@ class ToyDiffusion(Task):
         lines = [f"{float(p[0])!r},{float(p[1])!r}" for p in samples]
         path.write_text("\n".join(lines) + "\n")
         return [path]
-
-    def saved_config(self):
-        return asdict(self.cfg)
 
 
 class ToyClassifier(Task):
