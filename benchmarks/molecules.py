@@ -35,6 +35,10 @@ def _pct(v) -> str:
     return "-" if v is None or v != v else f"{100 * float(v):.1f}"
 
 
+def _threads(n: int) -> str:
+    return f"{n} torch thread" + ("" if int(n) == 1 else "s")
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
@@ -199,12 +203,15 @@ def render(r: dict) -> str:
         " of the largest fragment; valid & unique: unique valid SMILES over all samples; novelty:"
         " unique valid SMILES not in the training split. Published rows are copied from the "
         "papers (SemlaFlow uses its own metric definitions). Samplers: `ddpm` is ancestral "
-        "(stochastic) sampling of the flow's Gaussian posterior, `flow-euler` the "
-        "deterministic ODE.",
+        "(stochastic) sampling of the flow's Gaussian posterior, `ddim` DDIM with the model's "
+        "own sampler options where it is the model's default (eta: the ancestral noise's "
+        "multiple), `flow-euler` the deterministic ODE. Each row draws its molecules in one "
+        "shard (one generator seeded with the seed); `fick sample` draws shards of 64 seeded "
+        "seed, seed + 1, ..., so its figures differ from these by sampling noise.",
         "",
         *lines,
         "",
-        f"Sampling throughput ({r['threads']} torch threads, the shared 2-core machine), "
+        f"Sampling throughput ({_threads(r['threads'])}, the shared 2-core machine), "
         "molecules/s by sampler and step count:",
         "",
         "| sampler | steps | molecules/s |",
@@ -212,7 +219,7 @@ def render(r: dict) -> str:
         *speed,
         "",
         f"Training throughput: {r['train_mol_s']:.0f} molecules/s (median iteration, batch "
-        f"{r['batch_size']}, forward + backward + AdamW on QM9 batches, {r['threads']} threads)."
+        f"{r['batch_size']}, forward + backward + AdamW on QM9 batches, {_threads(r['threads'])})."
         f" Peak resident memory of the benchmark process: {r['peak_mb']:.0f} MB.",
         "",
         f"Seconds per molecule at {r['scaling_steps']} steps, by atoms per molecule (batch 8): "
