@@ -25,7 +25,7 @@ from .denoiser import zero_com
 from .egnn import EGNN
 from .state import MoleculeGraph, MoleculeStateCodec, graph_from_batch
 
-__all__ = ["PropertyRegressor"]
+__all__ = ["PropertyRegressor", "property_mae"]
 
 
 class PropertyRegressor(Task):
@@ -146,6 +146,27 @@ class PropertyRegressor(Task):
             return -(pred - goal).pow(2).sum(-1)
 
         return fn
+
+
+def property_mae(regressor: PropertyRegressor | None, condition: list[str],
+                 samples: list) -> dict[str, float]:
+    """EDM's property MAE: the property predictor's estimate for each conditional sample
+    against the target it was drawn for, in the data's units (``property_mae_<name>``), for the
+    ``condition`` names the predictor knows. Empty without a predictor or without targets on
+    the samples."""
+    if regressor is None or not samples or not all(
+            getattr(r, "target", None) is not None for r in samples):
+        return {}
+    have = [p for p in condition if p in regressor.cfg.properties]
+    if not have:
+        return {}
+    pred = regressor.predict_records(samples)
+    target = torch.cat([r.target for r in samples]).to(pred)
+    out = {}
+    for p in have:
+        i, j = regressor.cfg.properties.index(p), condition.index(p)
+        out[f"property_mae_{p}"] = float((pred[:, i] - target[:, j]).abs().mean())
+    return out
 
 
 def _align_charges(probs: torch.Tensor, have: list[int], want: list[int]) -> torch.Tensor:

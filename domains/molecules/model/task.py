@@ -30,7 +30,7 @@ from .alignment import ot_align
 from .config import MoleculeModelConfig, config_from
 from .denoiser import MoleculeDenoiser
 from .fake_atoms import FakeAtoms
-from .regressor import PropertyRegressor
+from .regressor import PropertyRegressor, property_mae
 from .sampling import (
     AtomCountSampler,
     Scaffold,
@@ -377,22 +377,8 @@ class MoleculeDiffusion(DiffusionTaskBase):
         return metrics
 
     def property_mae(self, samples: list) -> dict[str, float]:
-        """EDM's property MAE: the property predictor's estimate for each conditional sample
-        against the target it was drawn for, in the data's units (``property_mae_<name>``).
-        Empty without a predictor (model.regressor) or without targets on the samples."""
-        if self.regressor is None or not samples or not all(
-                getattr(r, "target", None) is not None for r in samples):
-            return {}
-        have = [p for p in self.cfg.condition if p in self.regressor.cfg.properties]
-        if not have:
-            return {}
-        pred = self.regressor.predict_records(samples)
-        target = torch.cat([r.target for r in samples]).to(pred)
-        out = {}
-        for p in have:
-            i, j = self.regressor.cfg.properties.index(p), self.cfg.condition.index(p)
-            out[f"property_mae_{p}"] = float((pred[:, i] - target[:, j]).abs().mean())
-        return out
+        """EDM's property MAE of conditional samples (:func:`.regressor.property_mae`)."""
+        return property_mae(self.regressor, self.cfg.condition, samples)
 
     def export(self, samples: list, out_dir: Path, prefix: str = "sample") -> list[Path]:
         from .. import export as molexport
